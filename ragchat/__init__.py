@@ -1,0 +1,28 @@
+"""ragchat: questions answered from a folder of documents, every claim cited to an exact passage."""
+
+from .embedding import Embedder, load_embedder
+from .errors import (
+    ConfigError,
+    DocumentError,
+    DocumentNotFoundError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    ModelError,
+    QuestionError,
+    RagError,
+    SeedsError,
+)
+from .indexing import IndexReport, build_index
+from .retrieval import Retriever, open_retriever
+from .settings import Settings
+from .store import Store
+from .types import Answer, Chunk, Citation, Document, Evidence, Hit
+
+__all__ = [
+    "Answer", "Chunk", "Citation", "ConfigError", "Document", "DocumentError", "DocumentNotFoundError", "Embedder",
+    "Evidence", "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexMissingError",
+    "IndexReport", "ModelError", "QuestionError", "RagError", "Retriever", "SeedsError", "Settings", "Store",
+    "build_index", "load_embedder", "open_retriever",
+]

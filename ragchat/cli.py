@@ -1,0 +1,154 @@
+"""Command line: `ragchat index | search | eval`. RagErrors become one-line messages and exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import RagError
+from .settings import Settings
+
+DEFAULT_QA = Path("tests/data/qa.jsonl")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    try:
+        settings = Settings.from_env(seeds_dir=args.seeds, index_dir=args.index)
+        return args.run(args, settings)
+    except RagError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragchat", description=__doc__)
+    parser.add_argument("--seeds", type=Path, help="documents folder (default: seeds/, or RAGCHAT_SEEDS_DIR)")
+    parser.add_argument("--index", type=Path, help="index folder (default: index/, or RAGCHAT_INDEX_DIR)")
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    p = sub.add_parser("index", help="build or update the index from the documents folder")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
+    p.set_defaults(run=_cmd_index)
+
+    p = sub.add_parser("search", help="show the passages retrieved for a question")
+    p.add_argument("question", nargs="?", help="the question; with --json and none, read one per line on stdin")
+    p.add_argument("-k", type=int, default=None, help="how many passages (default: RAGCHAT_TOP_K or 5)")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per line)")
+    p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("eval", help="score retrieval on a QA file")
+    p.add_argument("qa", nargs="?", type=Path, default=DEFAULT_QA, help=f"QA .jsonl file (default: {DEFAULT_QA})")
+    p.add_argument("--retrieval", action="store_true", help="retrieval metrics only")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(run=_cmd_eval)
+    return parser
+
+
+def _embedder(settings: Settings):
+    from .embedding import load_embedder
+
+    return load_embedder(settings.embedder, settings.torch_threads)
+
+
+def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from .indexing import build_index
+
+    report = build_index(settings, _embedder(settings), rebuild=args.rebuild, progress=_progress_bar())
+    for source, why in report.skipped:
+        print(f"skipped: {why}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _progress_bar() -> Callable[[int, int], None]:
+    from tqdm import tqdm
+
+    bar: list[tqdm] = []
+
+    def update(done: int, total: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=total < 64))
+        bar[0].update(done - bar[0].n)
+        if done >= total:
+            bar[0].close()
+
+    return update
+
+
+def _ensure_index(settings: Settings, embedder) -> None:
+    """Build the index on first use so `search`/`ask` work on a fresh checkout."""
+    from .indexing import build_index
+
+    if not (settings.index_dir / "CURRENT").exists():
+        print(f"no index yet: building it from {settings.seeds_dir}/ ...", file=sys.stderr)
+        print(build_index(settings, embedder, progress=_progress_bar()).summary(), file=sys.stderr)
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .retrieval import open_retriever
+
+    k = args.k or settings.top_k
+    if k < 1:
+        print(f"error: -k must be greater than 0, got {k}", file=sys.stderr)
+        return 2
+    if args.question is None and not args.json:
+        print("error: give a question, or use --json to read questions from stdin", file=sys.stderr)
+        return 2
+    embedder = _embedder(settings)
+    _ensure_index(settings, embedder)
+    retriever = open_retriever(settings, embedder)
+    questions = [args.question] if args.question is not None else (line.strip() for line in sys.stdin)
+    for question in questions:
+        if not question.strip():
+            continue
+        hits = retriever.search(question, k)
+        if args.json:
+            print(json.dumps({"question": question, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False), flush=True)
+        else:
+            for h in hits:
+                c = h.chunk
+                print(f"[{h.rank}] {c.source}:{c.start}-{c.end}  score {h.score:.3f}")
+                print("    " + " ".join(c.text.split())[:300])
+    return 0
+
+
+def hit_json(hit) -> dict:
+    c = hit.chunk
+    return {
+        "chunk_id": c.id,
+        "source": c.source,
+        "start": c.start,
+        "end": c.end,
+        "text": c.text,
+        "score": round(hit.score, 6),
+    }
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluation import evaluate_retrieval, load_qa
+    from .retrieval import open_retriever
+
+    items = load_qa(args.qa)
+    embedder = _embedder(settings)
+    _ensure_index(settings, embedder)
+    retriever = open_retriever(settings, embedder)
+    scores = [evaluate_retrieval(retriever, items, m) for m in ("dense", "keyword", "hybrid")]
+    if args.json:
+        print(json.dumps([s.__dict__ for s in scores], indent=2))
+        return 0
+    print(f"retrieval on {args.qa} ({scores[0].questions} answerable questions)")
+    print(f"{'retriever':<10} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
+    for s in scores:
+        name = "BM25" if s.method == "keyword" else s.method
+        print(f"{name:<10} {s.hit_at_1:>6.3f} {s.hit_at_5:>6.3f} {s.mrr:>6.3f}")
+    return 0

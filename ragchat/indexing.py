@@ -1,0 +1,170 @@
+"""seeds/ → index/: incremental index builds (orchestration of loading, chunking, embedding and store).
+
+Re-running with no change embeds and writes nothing; a changed file re-embeds only chunks whose text is
+new; a removed file's chunks go; a different embedder or chunking configuration rebuilds everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .chunking import ChunkParams, chunk_document
+from .embedding import Embedder
+from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexMissingError, SeedsError
+from .loading import discover, file_sha256, load_file, source_name
+from .settings import Settings
+from .store import IndexConfig, Store, choose_kind, write_lock
+from .tokens import get_encoding
+from .types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+# (chunks embedded so far, chunks to embed)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    removed: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]  # (source, why)
+    chunks: int
+    embedded: int
+    rebuilt: str | None  # why everything was rebuilt, or None for an incremental run
+    written: bool
+    seconds: float
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+            f"{len(self.skipped)} skipped",
+        ]
+        head = f"full rebuild ({self.rebuilt})" if self.rebuilt else "incremental"
+        return (
+            f"{head}: {', '.join(parts)}; {self.chunks} chunks, {self.embedded} embedded, "
+            f"{'index written' if self.written else 'nothing to write'} in {self.seconds:.1f} s"
+        )
+
+
+def index_config(settings: Settings, embedder: Embedder) -> IndexConfig:
+    return IndexConfig(
+        embedder=embedder.name,
+        dim=embedder.dim,
+        tokenizer=settings.tokenizer,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+    )
+
+
+def chunker(settings: Settings, embedder: Embedder) -> Callable[[Document], list[Chunk]]:
+    encoding = get_encoding(settings.tokenizer)
+    params = ChunkParams(settings.chunk_tokens, settings.chunk_overlap)
+
+    def count(text: str) -> int:
+        return len(encoding.encode(text, disallowed_special=()))
+
+    return lambda doc: chunk_document(doc, params, count, embedder.fits)
+
+
+def build_index(
+    settings: Settings, embedder: Embedder, rebuild: bool = False, progress: Progress | None = None
+) -> IndexReport:
+    started = time.perf_counter()
+    config = index_config(settings, embedder)
+    paths = discover(settings.seeds_dir)
+    with write_lock(settings.index_dir):
+        store, why = _previous(settings, config, rebuild)
+        full = why is not None
+        known = {} if full else store.files()
+
+        docs: list[Document] = []
+        unchanged, skipped, failed_known = [], [], []
+        for path in paths:
+            source = source_name(path, settings.seeds_dir)
+            if source in known and file_sha256(path) == known[source]:
+                unchanged.append(source)
+                continue
+            try:
+                docs.append(load_file(path, source))
+            except DocumentError as e:
+                log.warning("skipped %s", e)
+                skipped.append((source, str(e)))
+                if source in known:
+                    failed_known.append(source)
+
+        present = {source_name(p, settings.seeds_dir) for p in paths}
+        removed = sorted((set(known) - present) | set(failed_known))
+        for source in removed:
+            store.remove_document(source)
+
+        make_chunks = chunker(settings, embedder)
+        doc_chunks = [(doc, make_chunks(doc)) for doc in docs]
+        vectors, embedded = _vectors_for(store, [c for _, chunks in doc_chunks for c in chunks], embedder, settings, progress)
+        for doc, chunks in doc_chunks:
+            rows = [vectors[c.id] for c in chunks]
+            store.add_document(doc, chunks, np.stack(rows) if rows else np.zeros((0, config.dim), np.float32))
+
+        if len(store) == 0:
+            reasons = "; ".join(why for _, why in skipped)
+            raise SeedsError(
+                f"no readable documents in {settings.seeds_dir}/ ({reasons or 'nothing to index'}): "
+                "add .txt, .md, .html or .pdf files with text"
+            )
+        written = full or bool(docs) or bool(removed)
+        if written:
+            store.use_kind(choose_kind(len(store), settings.hnsw_threshold))
+            store.save(settings.index_dir)
+    return IndexReport(
+        added=tuple(d.source for d in docs if d.source not in known),
+        updated=tuple(d.source for d in docs if d.source in known),
+        unchanged=tuple(unchanged),
+        removed=tuple(removed),
+        skipped=tuple(skipped),
+        chunks=len(store),
+        embedded=embedded,
+        rebuilt=why,
+        written=written,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _previous(settings: Settings, config: IndexConfig, rebuild: bool) -> tuple[Store, str | None]:
+    """The store to update, and why it must be rebuilt from scratch (None: update incrementally)."""
+    if rebuild:
+        return Store.empty(config), "--rebuild asked for"
+    try:
+        store = Store.load(settings.index_dir)
+    except IndexMissingError:
+        return Store.empty(config), "no index yet"
+    except (IndexCorruptError, IndexMismatchError) as e:
+        log.warning("rebuilding: %s", e)
+        return Store.empty(config), "previous index unreadable"
+    if store.config != config:
+        return Store.empty(config), "embedder or chunking settings changed"
+    return store, None
+
+
+def _vectors_for(
+    store: Store, chunks: list[Chunk], embedder: Embedder, settings: Settings, progress: Progress | None
+) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors for all chunks: reused from the store where the same chunk id exists, else embedded."""
+    vectors = store.vectors_for([c.id for c in chunks])
+    todo = [c for c in chunks if c.id not in vectors]
+    step = settings.embed_batch_size * 8
+    for begin in range(0, len(todo), step):
+        batch = todo[begin : begin + step]
+        encoded = embedder.encode_documents([c.text for c in batch], settings.embed_batch_size)
+        vectors.update(zip((c.id for c in batch), encoded))
+        if progress:
+            progress(begin + len(batch), len(todo))
+    return vectors, len(todo)

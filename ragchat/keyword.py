@@ -1,0 +1,77 @@
+"""BM25 keyword index over chunk texts (bm25s), persisted beside the vectors.
+
+Positions in this index are positions in the list of ids it was built with; the store keeps that list
+and rebuilds this index whenever the chunk set changes (BM25 statistics are corpus-wide, and bm25s
+builds thousands of chunks in milliseconds), so keyword and vector search always see the same chunks.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _quiet() -> None:
+    import logging
+
+    logging.getLogger("bm25s").setLevel(logging.ERROR)  # it warns on every build that it builds
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+class KeywordIndex:
+    def __init__(self, retriever, ids: np.ndarray) -> None:
+        self._retriever = retriever
+        self.ids = ids  # int64 store ids, one per indexed text, in order
+
+    @classmethod
+    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> "KeywordIndex":
+        import bm25s
+
+        _quiet()
+        retriever = bm25s.BM25()
+        if texts:
+            retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, np.asarray(ids, dtype=np.int64))
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(store id, BM25 score) pairs, best first; only chunks sharing at least one term."""
+        if len(self.ids) == 0:
+            return []
+        vocab = self._retriever.vocab_dict
+        terms = [t for t in tokenize([query])[0] if t in vocab]
+        if not terms:
+            return []
+        k = min(k, len(self.ids))
+        positions, scores = self._retriever.retrieve([terms], k=k, show_progress=False, n_threads=1)
+        return [
+            (int(self.ids[p]), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0
+        ]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "ids.npy", self.ids)
+        if len(self.ids):
+            self._retriever.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "KeywordIndex":
+        import bm25s
+
+        ids = np.load(directory / "ids.npy", allow_pickle=False)
+        retriever = bm25s.BM25.load(str(directory), show_progress=False) if len(ids) else bm25s.BM25()
+        return cls(retriever, ids)

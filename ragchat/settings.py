@@ -1,0 +1,101 @@
+"""All settings in one object, read from RAGCHAT_* environment variables once, at the edge.
+
+Library code receives a Settings; nothing below the CLI, app or `ragchat.load()` reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+MODES = ("auto", "extractive", "local", "openai")
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+
+    # Recorded in the index manifest: changing any of these forces a full rebuild.
+    embedder: str = "all-MiniLM-L6-v2"
+    tokenizer: str = "cl100k_base"
+    chunk_tokens: int = 160
+    chunk_overlap: int = 32
+
+    # Above this many chunks the store switches from exact search to HNSW.
+    hnsw_threshold: int = 50_000
+    embed_batch_size: int = 32
+    # One thread keeps query latency flat when a local LLM holds the other core (see MODELS.md).
+    torch_threads: int = 1
+
+    top_k: int = 5
+    candidates: int = 30  # per retriever, before fusion
+    mode: str = "auto"
+    max_question_chars: int = 2_000
+
+    # Generation
+    llm_path: Path | None = None  # a GGUF file; default: the bundled Qwen2.5-Coder-1.5B, cached
+    llm_cache_dir: Path = Path.home() / ".cache" / "ragchat"
+    llm_threads: int = 2
+    llm_context: int = 2048
+    max_answer_tokens: int = 160
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_api_key: str = "none"
+    openai_model: str = "default"
+    openai_timeout: float = 60.0
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_key: str | None = None
+    ui_auth: str | None = None  # "user:password"
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 16:
+            raise ConfigError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}: set RAGCHAT_CHUNK_TOKENS higher")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise ConfigError(
+                f"chunk_overlap must be between 0 and half of chunk_tokens ({self.chunk_tokens // 2}), "
+                f"got {self.chunk_overlap}: fix RAGCHAT_CHUNK_OVERLAP"
+            )
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be greater than 0, got {self.top_k}: fix RAGCHAT_TOP_K")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}: fix RAGCHAT_MODE")
+        if self.ui_auth is not None and ":" not in self.ui_auth:
+            raise ConfigError("RAGCHAT_UI_AUTH must look like user:password")
+
+    def replace(self, **changes: object) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Build settings from RAGCHAT_<FIELD> variables (e.g. RAGCHAT_TOP_K=8); overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"RAGCHAT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    type_text = str(type_name)
+    try:
+        if type_text.startswith("Path"):
+            return Path(raw).expanduser()
+        if type_text == "int":
+            return int(raw)
+        if type_text == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"RAGCHAT_{name.upper()}={raw!r} is not a valid {type_text}: fix or unset it") from None
+    return raw

@@ -1,0 +1,288 @@
+"""The index on disk and in memory: vectors + BM25 + chunk table + document texts + manifest.
+
+Knows nothing of models or prompts: vectors come in already computed.
+
+On disk, `index/` holds generations: `index/gen-<n>/` is one complete index and `index/CURRENT` names the
+live one. A save writes a new generation beside the old, then swaps CURRENT with an atomic rename, so a
+crash or kill at any moment leaves the previous index loadable; older generations are removed after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from .keyword import KeywordIndex
+from .types import Chunk, Document
+from .vectors import EXACT, HNSW, VectorIndex
+
+FORMAT_VERSION = 1
+REBUILD_HINT = "run `ragchat index --rebuild`"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What the vectors and chunks depend on; any difference means a full rebuild."""
+
+    embedder: str
+    dim: int
+    tokenizer: str
+    chunk_tokens: int
+    chunk_overlap: int
+
+
+class Store:
+    def __init__(
+        self,
+        config: IndexConfig,
+        vectors: VectorIndex,
+        chunks: dict[int, Chunk],
+        documents: dict[str, Document],
+        keyword: KeywordIndex | None = None,
+        next_id: int = 0,
+    ) -> None:
+        self.config = config
+        self.vectors = vectors
+        self.chunks = chunks
+        self.documents = documents
+        self._keyword = keyword
+        self._next_id = next_id
+        self._by_chunk_id = {c.id: i for i, c in chunks.items()}
+
+    @classmethod
+    def empty(cls, config: IndexConfig) -> "Store":
+        return cls(config, VectorIndex(config.dim, EXACT), {}, {})
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def vectors_for(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors for the chunk ids we already have (so identical chunks are not re-embedded)."""
+        known = [(cid, self._by_chunk_id[cid]) for cid in chunk_ids if cid in self._by_chunk_id]
+        if not known:
+            return {}
+        vecs = self.vectors.get([i for _, i in known])
+        return {cid: vecs[row] for row, (cid, _) in enumerate(known)}
+
+    def remove_document(self, source: str) -> int:
+        ids = [i for i, c in self.chunks.items() if c.source == source]
+        self.vectors.remove(ids)
+        for i in ids:
+            del self._by_chunk_id[self.chunks.pop(i).id]
+        self.documents.pop(source, None)
+        self._keyword = None
+        return len(ids)
+
+    def add_document(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if doc.source in self.documents:
+            self.remove_document(doc.source)
+        ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
+        self._next_id += len(chunks)
+        self.vectors.add(ids, vectors)
+        for i, chunk in zip(ids.tolist(), chunks):
+            self.chunks[i] = chunk
+            self._by_chunk_id[chunk.id] = i
+        self.documents[doc.source] = doc
+        self._keyword = None
+
+    def use_kind(self, kind: str) -> None:
+        if kind != self.vectors.kind:
+            self.vectors = self.vectors.converted(kind)
+
+    # --- queries -------------------------------------------------------------------------------
+
+    @property
+    def keyword(self) -> KeywordIndex:
+        if self._keyword is None:
+            ids = sorted(self.chunks)
+            self._keyword = KeywordIndex.build(ids, [self.chunks[i].text for i in ids])
+        return self._keyword
+
+    def search_dense(self, query_vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        return [(self.chunks[i], s) for i, s in self.vectors.search(query_vector, k)]
+
+    def search_keyword(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        return [(self.chunks[i], s) for i, s in self.keyword.search(query, k)]
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        i = self._by_chunk_id.get(chunk_id)
+        return None if i is None else self.chunks[i]
+
+    def files(self) -> dict[str, str]:
+        return {source: doc.sha256 for source, doc in sorted(self.documents.items())}
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    def save(self, index_dir: Path) -> Path:
+        """Write a new generation and make it current atomically; returns its folder."""
+        index_dir.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{time.time_ns()}"
+        tmp = index_dir / f".{name}.tmp"
+        tmp.mkdir()
+        ids = sorted(self.chunks)
+        deleted = self.vectors.save(tmp / "vectors.faiss")
+        with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
+            for i in ids:
+                f.write(json.dumps({"row": i, **asdict(self.chunks[i])}, ensure_ascii=False) + "\n")
+        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as f:
+            for doc in self.documents.values():
+                f.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
+        self.keyword.save(tmp / "keyword")
+        sizes = {
+            p.relative_to(tmp).as_posix(): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
+        manifest = {
+            "format": FORMAT_VERSION,
+            **asdict(self.config),
+            "index_kind": self.vectors.kind,
+            "chunks": len(ids),
+            "next_id": self._next_id,
+            "deleted_vector_ids": deleted,
+            "files": self.files(),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sizes": sizes,
+        }
+        _write_synced(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                _fsync(p)
+        final = index_dir / name
+        os.rename(tmp, final)
+        _write_synced(index_dir / "CURRENT.tmp", name + "\n")
+        os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+        for old in index_dir.iterdir():
+            if old.is_dir() and old.name != name and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    @classmethod
+    def load(cls, index_dir: Path, expect: IndexConfig | None = None) -> "Store":
+        """Load the current generation. `expect` checks embedder and dim (what queries depend on)."""
+        gen = current_generation(index_dir)
+        manifest = read_manifest(index_dir)
+        try:
+            for rel, size in manifest["sizes"].items():
+                actual = (gen / rel).stat().st_size
+                if actual != size:
+                    raise IndexCorruptError(
+                        f"index file {gen / rel} is {actual} bytes, expected {size} (truncated or damaged): {REBUILD_HINT}"
+                    )
+            config = IndexConfig(**{k: manifest[k] for k in IndexConfig.__dataclass_fields__})
+        except (KeyError, TypeError, OSError) as e:
+            raise IndexCorruptError(f"index at {gen} is incomplete ({e}): {REBUILD_HINT}") from None
+        if expect is not None:
+            check_compatible(config, expect, exact=False)
+        try:
+            vectors = VectorIndex.load(gen / "vectors.faiss", manifest["index_kind"], manifest["deleted_vector_ids"])
+            chunks: dict[int, Chunk] = {}
+            with (gen / "chunks.jsonl").open(encoding="utf-8") as f:
+                for line in f:
+                    row = json.loads(line)
+                    i = row.pop("row")
+                    chunks[i] = Chunk(**row)
+            documents: dict[str, Document] = {}
+            with (gen / "documents.jsonl").open(encoding="utf-8") as f:
+                for line in f:
+                    row = json.loads(line)
+                    row["pages"] = tuple(tuple(p) for p in row["pages"])
+                    documents[row["source"]] = Document(**row)
+            keyword = KeywordIndex.load(gen / "keyword")
+        except IndexCorruptError:
+            raise
+        except Exception as e:  # faiss, json and numpy each fail differently on damaged files
+            raise IndexCorruptError(f"index at {gen} cannot be read ({type(e).__name__}: {e}): {REBUILD_HINT}") from None
+        if len(vectors) != len(chunks) or len(keyword.ids) != len(chunks) or vectors.dim != config.dim:
+            raise IndexCorruptError(
+                f"index at {gen} is inconsistent ({len(vectors)} vectors, {len(chunks)} chunks): {REBUILD_HINT}"
+            )
+        return cls(config, vectors, chunks, documents, keyword, manifest["next_id"])
+
+
+def current_generation(index_dir: Path) -> Path:
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        raise IndexMissingError(f"no index in {index_dir}/: run `ragchat index` to build it")
+    try:
+        gen = index_dir / pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorruptError(f"{pointer} cannot be read ({e}): {REBUILD_HINT}") from None
+    if not gen.name.startswith("gen-") or not gen.is_dir():
+        raise IndexCorruptError(f"{pointer} names a missing index generation {gen.name!r}: {REBUILD_HINT}")
+    return gen
+
+
+def read_manifest(index_dir: Path) -> dict:
+    gen = current_generation(index_dir)
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexCorruptError(f"{gen / 'manifest.json'} cannot be read ({e}): {REBUILD_HINT}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(f"index at {gen} has an unknown format: {REBUILD_HINT}")
+    return manifest
+
+
+def check_compatible(found: IndexConfig, wanted: IndexConfig, exact: bool) -> None:
+    if (found.embedder, found.dim) != (wanted.embedder, wanted.dim):
+        raise IndexMismatchError(
+            f"the index was built with embedder {found.embedder} (dim {found.dim}) but the settings use "
+            f"{wanted.embedder} (dim {wanted.dim}): {REBUILD_HINT}"
+        )
+    if exact and found != wanted:
+        raise IndexMismatchError(f"the index was built with other chunking settings: {REBUILD_HINT}")
+
+
+def choose_kind(n_chunks: int, threshold: int) -> str:
+    return HNSW if n_chunks > threshold else EXACT
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time; readers never wait (they read whichever generation is current)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(
+                f"another `ragchat index` is writing {index_dir}/: wait for it to finish, then try again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        _fsync(path)
