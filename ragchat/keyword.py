@@ -14,6 +14,10 @@ from typing import Sequence
 import numpy as np
 
 
+# bm25s' default drops one-character tokens, losing "3 million" or "Article 5"; keep every word.
+TOKEN_PATTERN = r"(?u)\b\w+\b"
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
@@ -30,7 +34,14 @@ def _quiet() -> None:
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(
+        list(texts),
+        token_pattern=TOKEN_PATTERN,
+        stopwords="en",
+        stemmer=_stemmer(),
+        return_ids=False,
+        show_progress=False,
+    )
 
 
 class KeywordIndex:

@@ -103,7 +103,15 @@ def decode_text(data: bytes, source: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = list(from_bytes(data))
+    best = matches[0] if matches else None
+    # Short texts decode cleanly in several single-byte code pages; among equally clean candidates prefer
+    # the ones most files actually use, instead of whichever (cp775, cp1257) the detector lists first.
+    for preferred in _COMMON_ENCODINGS:
+        clean = [m for m in matches if m.encoding == preferred and best is not None and m.chaos <= best.chaos]
+        if clean:
+            best = clean[0]
+            break
     if best is None:
         raise DocumentError(
             f"{source}: is not UTF-8 and its encoding could not be detected: re-save it as UTF-8"
@@ -111,6 +119,8 @@ def decode_text(data: bytes, source: str) -> str:
     log.info("%s: decoded as %s", source, best.encoding)
     return str(best)
 
+
+_COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
 _BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer", "h1", "h2", "h3",

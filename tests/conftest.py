@@ -1,0 +1,64 @@
+"""Shared fixtures: one real embedder per session, a built seed index, and small corpora in tmp folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "north-korea-russia-staunch-ally.txt"
+QA_FILE = ROOT / "tests" / "data" / "qa.jsonl"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from ragchat import load_embedder
+
+    return load_embedder("all-MiniLM-L6-v2", threads=1)
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder):
+    """Settings whose index over the real seeds is built once per session; treat it as read-only."""
+    from ragchat import Settings, build_index
+
+    settings = Settings(seeds_dir=SEEDS, index_dir=tmp_path_factory.mktemp("seed-index"))
+    build_index(settings, embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def retriever(seed_index, embedder):
+    from ragchat import open_retriever
+
+    return open_retriever(seed_index, embedder)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A writable seeds folder holding a copy of the seed document."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEED_FILE, seeds / SEED_FILE.name)
+    return seeds
+
+
+@pytest.fixture
+def settings_for(tmp_path):
+    from ragchat import Settings
+
+    def make(seeds: Path, **changes) -> Settings:
+        return Settings(seeds_dir=seeds, index_dir=tmp_path / "index", **changes)
+
+    return make
