@@ -2,7 +2,7 @@
 
 Chunks are runs of whole sentences measured in tokenizer tokens, consecutive chunks sharing about
 `overlap` tokens of sentences. A sentence longer than a chunk is cut at word boundaries. The slice
-document.text[start:end] is the chunk's text, always.
+document.text[start:end] is the chunk's text, always, and each chunk lists its sentences' spans.
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ def chunk_document(
         units.extend(_split_long(text, start, end, ok))
     sizes = [count_tokens(text[a:b]) for a, b in units]
 
-    spans: list[tuple[int, int]] = []
+    runs: list[tuple[int, int]] = []  # [i, j) ranges of units
     i = 0
     while i < len(units):
         j = i + 1
         while j < len(units) and ok(units[i][0], units[j][1]):
             j += 1
-        spans.append((units[i][0], units[j - 1][1]))
+        runs.append((i, j))
         if j >= len(units):
             break
         # Step back over trailing sentences worth at most `overlap` tokens, always moving forward.
@@ -66,14 +66,25 @@ def chunk_document(
 
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    for start, end in spans:
+    for i, j in runs:
+        start, end = units[i][0], units[j - 1][1]
         piece = text[start:end]
         cid = chunk_id(doc.source, piece)
         # The same passage twice in one file: later copies get a suffix so ids stay unique and stable.
         seen[cid] = seen.get(cid, 0) + 1
         if seen[cid] > 1:
             cid = f"{cid}-{seen[cid]}"
-        chunks.append(Chunk(id=cid, source=doc.source, start=start, end=end, text=piece, page=doc.page_at(start)))
+        chunks.append(
+            Chunk(
+                id=cid,
+                source=doc.source,
+                start=start,
+                end=end,
+                text=piece,
+                page=doc.page_at(start),
+                sentences=tuple(units[i:j]),
+            )
+        )
     return chunks
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -41,6 +42,11 @@ class IndexConfig:
     chunk_overlap: int
 
 
+def sentence_key(text: str) -> str:
+    """Sentence vectors are keyed by content: the same sentence anywhere shares one vector."""
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
 class Store:
     def __init__(
         self,
@@ -48,13 +54,15 @@ class Store:
         vectors: VectorIndex,
         chunks: dict[int, Chunk],
         documents: dict[str, Document],
+        sentence_vectors: dict[str, np.ndarray] | None = None,
         keyword: KeywordIndex | None = None,
         next_id: int = 0,
     ) -> None:
         self.config = config
-        self.vectors = vectors
+        self.vectors = vectors  # one per chunk, searched
         self.chunks = chunks
         self.documents = documents
+        self.sentence_vectors = sentence_vectors or {}  # one per sentence, looked up (evidence, reuse)
         self._keyword = keyword
         self._next_id = next_id
         self._by_chunk_id = {c.id: i for i, c in chunks.items()}
@@ -66,15 +74,11 @@ class Store:
     def __len__(self) -> int:
         return len(self.chunks)
 
-    # --- changes -------------------------------------------------------------------------------
+    def sentences_of(self, chunk: Chunk) -> np.ndarray:
+        """The stored vectors of a chunk's sentences, in order (rows of a len(sentences) × dim matrix)."""
+        return np.stack([self.sentence_vectors[sentence_key(t)] for t in chunk.sentence_texts()])
 
-    def vectors_for(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
-        """Stored vectors for the chunk ids we already have (so identical chunks are not re-embedded)."""
-        known = [(cid, self._by_chunk_id[cid]) for cid in chunk_ids if cid in self._by_chunk_id]
-        if not known:
-            return {}
-        vecs = self.vectors.get([i for _, i in known])
-        return {cid: vecs[row] for row, (cid, _) in enumerate(known)}
+    # --- changes -------------------------------------------------------------------------------
 
     def remove_document(self, source: str) -> int:
         ids = [i for i, c in self.chunks.items() if c.source == source]
@@ -85,9 +89,16 @@ class Store:
         self._keyword = None
         return len(ids)
 
-    def add_document(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def add_document(
+        self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: dict[str, np.ndarray]
+    ) -> None:
+        """Add (or replace) a document: one vector per chunk, and a vector for every sentence key of its chunks."""
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        for chunk in chunks:
+            for text in chunk.sentence_texts():
+                key = sentence_key(text)
+                self.sentence_vectors[key] = sentence_vectors[key]
         if doc.source in self.documents:
             self.remove_document(doc.source)
         ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
@@ -142,6 +153,11 @@ class Store:
             for doc in self.documents.values():
                 f.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
         self.keyword.save(tmp / "keyword")
+        keys = sorted({sentence_key(t) for c in self.chunks.values() for t in c.sentence_texts()})
+        self.sentence_vectors = {k: self.sentence_vectors[k] for k in keys}  # drop sentences no chunk uses
+        (tmp / "sentence_keys.json").write_text(json.dumps(keys), encoding="utf-8")
+        matrix = np.stack([self.sentence_vectors[k] for k in keys]) if keys else np.zeros((0, self.config.dim))
+        np.save(tmp / "sentences.npy", matrix.astype(np.float32), allow_pickle=False)
         sizes = {
             p.relative_to(tmp).as_posix(): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
         }
@@ -194,6 +210,7 @@ class Store:
                 for line in f:
                     row = json.loads(line)
                     i = row.pop("row")
+                    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
                     chunks[i] = Chunk(**row)
             documents: dict[str, Document] = {}
             with (gen / "documents.jsonl").open(encoding="utf-8") as f:
@@ -202,6 +219,11 @@ class Store:
                     row["pages"] = tuple(tuple(p) for p in row["pages"])
                     documents[row["source"]] = Document(**row)
             keyword = KeywordIndex.load(gen / "keyword")
+            keys = json.loads((gen / "sentence_keys.json").read_text(encoding="utf-8"))
+            matrix = np.load(gen / "sentences.npy", allow_pickle=False)
+            if matrix.shape != (len(keys), config.dim):
+                raise ValueError(f"sentence vectors have shape {matrix.shape}, expected ({len(keys)}, {config.dim})")
+            sentence_vectors = dict(zip(keys, matrix))
         except IndexCorruptError:
             raise
         except Exception as e:  # faiss, json and numpy each fail differently on damaged files
@@ -210,7 +232,7 @@ class Store:
             raise IndexCorruptError(
                 f"index at {gen} is inconsistent ({len(vectors)} vectors, {len(chunks)} chunks): {REBUILD_HINT}"
             )
-        return cls(config, vectors, chunks, documents, keyword, manifest["next_id"])
+        return cls(config, vectors, chunks, documents, sentence_vectors, keyword, manifest["next_id"])
 
 
 def current_generation(index_dir: Path) -> Path:

@@ -34,6 +34,12 @@ class Chunk:
     end: int
     text: str
     page: int | None = None
+    # The sentences this chunk is made of, as (start, end) offsets into the document; each is embedded
+    # on its own, and the chunk's vector is their normalised mean.
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[a - self.start : b - self.start] for a, b in self.sentences]
 
 
 @dataclass(frozen=True)

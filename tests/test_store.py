@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ragchat import Chunk, Document, IndexCorruptError, IndexMismatchError, IndexMissingError, Store
-from ragchat.store import IndexConfig, current_generation
+from ragchat.store import IndexConfig, current_generation, sentence_key
 from ragchat.vectors import EXACT, HNSW, VectorIndex
 
 CONFIG = IndexConfig(embedder="test", dim=8, tokenizer="cl100k_base", chunk_tokens=100, chunk_overlap=10)
@@ -21,7 +21,8 @@ def _doc(source: str, n: int) -> tuple[Document, list[Chunk]]:
     for i in range(n):
         piece = f"sentence {source} number {i}."
         start = text.index(piece, pos)
-        chunks.append(Chunk(id=f"{source}-{i}", source=source, start=start, end=start + len(piece), text=piece))
+        end = start + len(piece)
+        chunks.append(Chunk(id=f"{source}-{i}", source=source, start=start, end=end, text=piece, sentences=((start, end),)))
         pos = start + len(piece)
     return Document(source=source, text=text, sha256=source * 4), chunks
 
@@ -60,7 +61,8 @@ def _store() -> Store:
     store = Store.empty(CONFIG)
     for source in ("a.txt", "b.txt"):
         doc, chunks = _doc(source, 5)
-        store.add_document(doc, chunks, _unit(rng, 5))
+        vectors = _unit(rng, 5)
+        store.add_document(doc, chunks, vectors, {sentence_key(c.text): v for c, v in zip(chunks, vectors)})
     return store
 
 
@@ -71,13 +73,15 @@ def test_store_round_trip_and_delete(tmp_path):
     assert len(loaded) == 10
     assert loaded.files() == {"a.txt": "a.txt" * 4, "b.txt": "b.txt" * 4}
     assert loaded.search_keyword("sentence a.txt number 3", 1)[0][0].id == "a.txt-3"
-    vec = loaded.vectors_for(["b.txt-2"])["b.txt-2"]
+    vec = loaded.sentences_of(loaded.chunk("b.txt-2"))[0]
     assert loaded.search_dense(vec, 1)[0][0].id == "b.txt-2"
     loaded.remove_document("a.txt")
     assert {c.source for c in loaded.chunks.values()} == {"b.txt"}
     assert all(c.source == "b.txt" for c, _ in loaded.search_keyword("sentence number", 10))
     loaded.save(tmp_path)
-    assert len(Store.load(tmp_path)) == 5
+    again = Store.load(tmp_path)
+    assert len(again) == 5
+    assert len(again.sentence_vectors) == 5  # the removed document's sentence vectors are gone too
     # Only the live generation is kept.
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("gen-")] == [current_generation(tmp_path).name]
 
@@ -94,7 +98,9 @@ def test_index_from_another_embedder_is_refused(tmp_path):
         Store.load(tmp_path, expect=other)
 
 
-@pytest.mark.parametrize("victim", ["vectors.faiss", "chunks.jsonl", "documents.jsonl", "keyword/ids.npy"])
+@pytest.mark.parametrize(
+    "victim", ["vectors.faiss", "chunks.jsonl", "documents.jsonl", "keyword/ids.npy", "sentences.npy", "sentence_keys.json"]
+)
 def test_truncated_files_are_detected(tmp_path, victim):
     _store().save(tmp_path)
     path = current_generation(tmp_path) / victim
@@ -135,7 +141,7 @@ def test_manifest_records_config_and_files(tmp_path):
 
 def test_store_can_switch_to_hnsw_and_back(tmp_path):
     store = _store()
-    vec = store.vectors_for(["a.txt-1"])["a.txt-1"]
+    vec = store.sentences_of(store.chunk("a.txt-1"))[0]
     store.use_kind(HNSW)
     store.save(tmp_path)
     loaded = Store.load(tmp_path)
