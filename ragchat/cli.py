@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import RagError
-from .settings import Settings
+from .schema import hit_json
+from .settings import MODES, Settings
 
 DEFAULT_QA = Path("tests/data/qa.jsonl")
 
@@ -46,9 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (one object per line)")
     p.set_defaults(run=_cmd_search)
 
-    p = sub.add_parser("eval", help="score retrieval on a QA file")
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question", nargs="?", help="the question; with --json and none, read one per line on stdin")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON (one object per line)")
+    p.add_argument("--mode", choices=MODES, help="extractive, local or openai (default: RAGCHAT_MODE or auto)")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default: RAGCHAT_TOP_K or 5)")
+    p.set_defaults(run=_cmd_ask)
+
+    p = sub.add_parser("eval", help="score retrieval and answers on a QA file")
     p.add_argument("qa", nargs="?", type=Path, default=DEFAULT_QA, help=f"QA .jsonl file (default: {DEFAULT_QA})")
     p.add_argument("--retrieval", action="store_true", help="retrieval metrics only")
+    p.add_argument("--mode", action="append", choices=[m for m in MODES if m != "auto"],
+                   help="answer mode to evaluate (repeatable; default: extractive)")
+    p.add_argument("--out", type=Path, default=Path("docs/eval"), help="folder for eval.json and eval.png")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(run=_cmd_eval)
     return parser
@@ -122,16 +133,50 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def hit_json(hit) -> dict:
-    c = hit.chunk
-    return {
-        "chunk_id": c.id,
-        "source": c.source,
-        "start": c.start,
-        "end": c.end,
-        "text": c.text,
-        "score": round(hit.score, 6),
-    }
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .qa import load
+    from .schema import answer_json
+
+    if args.question is None and not args.json:
+        print("error: give a question, or use --json to read questions from stdin", file=sys.stderr)
+        return 2
+    embedder = _embedder(settings)
+    _ensure_index(settings, embedder)
+    qa = load(settings, embedder)
+    questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    status = 0
+    for question in questions:
+        if args.question is None and not question.strip():
+            continue
+        try:
+            if args.json:
+                answer = qa.ask(question, mode=args.mode, top_k=args.k)
+                print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+                continue
+            answer = None
+            for item in qa.ask_stream(question, mode=args.mode, top_k=args.k):
+                if isinstance(item, str):
+                    print(item, end="", flush=True)
+                else:
+                    answer = item
+            print()
+            _print_sources(answer)
+        except RagError as e:  # in a batch one bad question must not stop the rest
+            if args.question is not None:
+                raise
+            print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False), flush=True)
+            status = 1
+    return status
+
+
+def _print_sources(answer) -> None:
+    for warning in answer.warnings:
+        print(f"note: {warning}", file=sys.stderr)
+    if answer.unverified:
+        print(f"unverified: {len(answer.unverified)} sentence(s) not supported by the passages they cite")
+    for c in answer.citations:
+        mark = "" if c.verified else "  (unverified)"
+        print(f"[{c.n}] {c.source}:{c.start}-{c.end}{mark}\n    “{' '.join(c.quote.split())}”")
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,12 +188,36 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     _ensure_index(settings, embedder)
     retriever = open_retriever(settings, embedder)
     scores = [evaluate_retrieval(retriever, items, m) for m in ("dense", "keyword", "hybrid")]
-    if args.json:
+    if args.json and args.retrieval:
         print(json.dumps([s.__dict__ for s in scores], indent=2))
         return 0
-    print(f"retrieval on {args.qa} ({scores[0].questions} answerable questions)")
-    print(f"{'retriever':<10} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
-    for s in scores:
-        name = "BM25" if s.method == "keyword" else s.method
-        print(f"{name:<10} {s.hit_at_1:>6.3f} {s.hit_at_5:>6.3f} {s.mrr:>6.3f}")
+    if not args.json:
+        print(f"retrieval on {args.qa} ({scores[0].questions} answerable questions)")
+        print(f"{'retriever':<10} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
+        for s in scores:
+            name = "BM25" if s.method == "keyword" else s.method
+            print(f"{name:<10} {s.hit_at_1:>6.3f} {s.hit_at_5:>6.3f} {s.mrr:>6.3f}")
+    if args.retrieval:
+        return 0
+    from .evaluation import evaluate_answers, write_chart
+    from .qa import load
+
+    qa = load(settings, embedder)
+    answers = [evaluate_answers(qa, items, mode) for mode in (args.mode or ["extractive"])]
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {"qa_file": str(args.qa), "retrieval": [s.__dict__ for s in scores],
+              "answers": [{**a.row(), "failures": list(a.failures)} for a in answers]}
+    (args.out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_chart(answers, args.out / "eval.png")
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"\nanswers ({answers[0].answerable} answerable, {answers[0].unanswerable} unanswerable questions)")
+    head = ("mode", "hit@5", "accuracy", "cit.prec", "cit.recall", "abstain", "false-abst", "median ms", "p95 ms")
+    print("".join(f"{h:>11}" for h in head))
+    for a in answers:
+        values = (a.retrieval_hit_at_5, a.answer_accuracy, a.citation_precision, a.citation_recall,
+                  a.abstention_accuracy, a.false_abstention)
+        print(f"{a.mode:>11}" + "".join(f"{v:>11.3f}" for v in values) + f"{a.median_ms:>11.1f}{a.p95_ms:>11.1f}")
+    print(f"\nwrote {args.out / 'eval.json'} and {args.out / 'eval.png'}")
     return 0

@@ -43,7 +43,11 @@ class ModelError(RagError):
 
 
 class QuestionError(RagError):
-    """The question is empty, too long, or otherwise unusable."""
+    """The question is empty or otherwise unusable."""
+
+
+class QuestionTooLongError(QuestionError):
+    """The question is longer than the configured limit."""
 
 
 class DocumentNotFoundError(RagError):

@@ -26,11 +26,14 @@ class Retriever:
     embedder: Embedder
     candidates: int = 30
 
-    def search(self, question: str, k: int = 5, method: str = "hybrid") -> list[Hit]:
+    def search(self, question: str, k: int = 5, method: str = "hybrid", query_vector=None) -> list[Hit]:
+        """The k best chunks; pass query_vector when the caller has already embedded the question."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         n = max(k, self.candidates)
-        dense = self.store.search_dense(self.embedder.encode_query(question), n) if method != "keyword" else []
+        if method != "keyword" and query_vector is None:
+            query_vector = self.embedder.encode_query(question)
+        dense = self.store.search_dense(query_vector, n) if method != "keyword" else []
         keyword = self.store.search_keyword(question, n) if method != "dense" else []
         return fuse(dense, keyword, k, "rrf" if method == "rrf" else "convex")
 

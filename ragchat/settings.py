@@ -20,6 +20,7 @@ MODES = ("auto", "extractive", "local", "openai")
 class Settings:
     seeds_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
+    prompts_dir: Path | None = None  # default: the prompts/ folder shipped beside the package
 
     # Recorded in the index manifest: changing any of these forces a full rebuild.
     embedder: str = "all-MiniLM-L6-v2"

@@ -90,4 +90,5 @@ class Answer:
     passages: tuple[Hit, ...] = ()
     standalone_question: str | None = None  # the follow-up rewritten, when history changed it
     unverified: tuple[str, ...] = ()  # answer sentences kept but not supported by their evidence
+    warnings: tuple[str, ...] = ()  # e.g. the local model failed and the extractive answer was given instead
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)

@@ -1,0 +1,129 @@
+"""The [n] citation convention, in one place: number evidence for prompts, compose extractive answers,
+parse markers in generated text, verify that each sentence is supported by what it cites, and turn the
+survivors into Citations with exact spans.
+
+A marker [n] refers to evidence number n (1-based). Markers outside 1..len(evidence) resolve to nothing
+and are removed: [0] never means "the last one".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from .sentences import sentence_spans
+from .types import Citation, Evidence
+
+MARKER = re.compile(r"\[(\d{1,4})\]")
+# "[1, 2]" and "[1][2]" are both read; "[1-3]" is not a form we ask for.
+_GROUP = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})+)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,4}\])+[.,;]?\s*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_QUOTED = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
+# Capitalised words that are not sentence-initial: names, places, organisations.
+_NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
+
+
+def render_evidence(evidence: Sequence[Evidence]) -> str:
+    return "\n".join(f"[{e.n}] {' '.join(e.text.split())}" for e in evidence)
+
+
+def compose_extractive(evidence: Sequence[Evidence]) -> str:
+    """The answer made of the evidence sentences themselves, each followed by its marker."""
+    return " ".join(f"{' '.join(e.text.split())} [{e.n}]" for e in evidence)
+
+
+def normalise_markers(text: str) -> str:
+    return _GROUP.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), text)
+
+
+def markers(text: str) -> list[int]:
+    return [int(m) for m in MARKER.findall(normalise_markers(text))]
+
+
+@dataclass(frozen=True)
+class Verified:
+    answer: str  # markers renumbered 1..k in order of first use; dangling markers removed
+    citations: tuple[Citation, ...]
+    unverified: tuple[str, ...]  # answer sentences (without markers) not supported by their evidence
+    verified_sentences: int
+
+
+def required_facts(sentence: str) -> list[str]:
+    """What a sentence claims that its evidence must also contain: numbers, names, quotations."""
+    facts = [m.group(0) for m in _NUMBER.finditer(sentence)]
+    facts += [m.group(0) for m in _NAME.finditer(sentence)]
+    return facts
+
+
+def supported(sentence: str, evidence_text: str) -> bool:
+    """Every number, name and quotation in the sentence occurs in the cited evidence."""
+    plain = MARKER.sub("", sentence)
+    for quote in _QUOTED.findall(plain):
+        if quote.strip() not in evidence_text:
+            return False
+    haystack = _fold(evidence_text)
+    return all(_fold(fact) in haystack for fact in required_facts(plain))
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.replace("’", "'").replace("‘", "'").lower().split())
+
+
+def verify(text: str, evidence: Sequence[Evidence]) -> Verified:
+    """Check generated text against the evidence it cites and build the citations."""
+    text = normalise_markers(text).strip()
+    by_n = {e.n: e for e in evidence}
+    sentences = _answer_sentences(text)
+    renumber: dict[int, int] = {}
+    support: dict[int, bool] = {}
+    parts: list[str] = []
+    unverified: list[str] = []
+    verified_count = 0
+    for sentence in sentences:
+        cited = [n for n in dict.fromkeys(markers(sentence)) if n in by_n]
+        body = " ".join(MARKER.sub("", sentence).split())
+        if not body:
+            continue
+        body = re.sub(r"\s+([.,;:!?])", r"\1", body)
+        ok = bool(cited) and supported(body, " ".join(by_n[n].text for n in cited))
+        if ok:
+            verified_count += 1
+        else:
+            unverified.append(body)
+        for n in cited:
+            renumber.setdefault(n, len(renumber) + 1)
+            support[n] = support.get(n, False) or ok
+        tags = "".join(f"[{renumber[n]}]" for n in cited)
+        parts.append(f"{body} {tags}" if tags else body)
+    citations = tuple(
+        Citation(
+            n=new,
+            chunk_id=by_n[old].chunk.id,
+            source=by_n[old].source,
+            start=by_n[old].start,
+            end=by_n[old].end,
+            quote=by_n[old].text,
+            score=round(by_n[old].score, 6),
+            verified=support[old],
+        )
+        for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
+    )
+    return Verified(" ".join(parts), citations, tuple(unverified), verified_count)
+
+
+def _answer_sentences(text: str) -> list[str]:
+    """Sentences of an answer, with markers that trail a sentence ("... July. [1]") kept on it."""
+    out: list[str] = []
+    for start, end in sentence_spans(text):
+        piece = text[start:end]
+        leading = _LEADING_MARKERS.match(piece)
+        if out and leading:  # the splitter put "[1]" at the start of the next sentence
+            out[-1] += " " + leading.group(0).strip()
+            piece = piece[leading.end() :]
+        if out and MARKER.sub("", piece).strip(" .,;") == "":
+            out[-1] += " " + piece
+        elif piece.strip():
+            out.append(piece)
+    return out

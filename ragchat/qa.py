@@ -1,0 +1,208 @@
+"""Orchestration only: question (+ history) → Answer.
+
+rewrite follow-up → retrieve → pick evidence sentences → abstain? → generate → verify in code.
+Every stage lives in its own module; this one decides the order and what happens when a stage fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Mapping, Sequence
+
+from . import evidence as evidence_mod
+from .citations import compose_extractive, verify
+from .embedding import Embedder, load_embedder
+from .errors import ModelError, QuestionError, QuestionTooLongError
+from .generation import NOT_ANSWERED, Extractive, Generator, Turn, local_available, make_generator
+from .indexing import IndexReport, Progress, build_index
+from .prompts import Prompts
+from .retrieval import Retriever, open_retriever
+from .settings import MODES, Settings
+from .types import Answer, Document, Hit
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_LIMIT = 3
+EVIDENCE_MARGIN = 0.03  # a second sentence joins the answer only when it scores almost as well as the best
+HISTORY_TURNS = 6
+
+
+@dataclass
+class QA:
+    settings: Settings
+    embedder: Embedder
+    retriever: Retriever
+    prompts: Prompts
+    _generators: dict[str, Generator] = field(default_factory=dict)
+    _broken: dict[str, str] = field(default_factory=dict)  # mode → why it could not load
+
+    # --- public API ----------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None) -> Answer:
+        answer = None
+        for item in self.ask_stream(question, history, mode, top_k):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """Yields text deltas as they are generated, then the verified Answer (whose text may differ:
+        unsupported citations are removed and markers renumbered)."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        question = self._check(question)
+        turns = _turns(history)
+        k = top_k or self.settings.top_k
+        if k < 1:
+            raise QuestionError(f"top_k must be greater than 0, got {k}")
+        generator, warnings = self._generator(mode or self.settings.mode)
+
+        clock = time.perf_counter()
+        standalone = generator.rewrite(question, turns[-HISTORY_TURNS:]) if turns else question
+        timings["rewrite"] = _ms(clock)
+
+        clock = time.perf_counter()
+        query_vector = self.embedder.encode_query(standalone)
+        hits = self.retriever.search(standalone, k, query_vector=query_vector)
+        timings["retrieve"] = _ms(clock)
+
+        clock = time.perf_counter()
+        ranked = evidence_mod.candidates(standalone, query_vector, hits, self.retriever.store)
+        ok = evidence_mod.answerable(standalone, ranked)
+        chosen = evidence_mod.select(evidence_mod.best_first(standalone, ranked), EVIDENCE_LIMIT, EVIDENCE_MARGIN)
+        timings["evidence"] = _ms(clock)
+
+        base = Answer(
+            question=question,
+            answer="",
+            answerable=False,
+            mode=generator.mode,
+            passages=tuple(hits),
+            standalone_question=standalone if standalone != question else None,
+            warnings=tuple(warnings),
+        )
+        if not ok or not chosen:
+            yield self.prompts.abstain
+            timings["total"] = _ms(started)
+            yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
+            return
+
+        clock = time.perf_counter()
+        text, failure = "", None
+        try:
+            for delta in generator.answer(standalone, chosen):
+                if not text:
+                    timings["first_token"] = _ms(started)
+                text += delta
+                yield delta
+        except ModelError as e:
+            failure = str(e)
+            log.warning("%s; answering extractively", e)
+        timings["generate"] = _ms(clock)
+
+        if failure is None and NOT_ANSWERED in text.upper():
+            timings["total"] = _ms(started)
+            yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
+            return
+        checked = verify(text, chosen) if failure is None else None
+        if checked is None or checked.verified_sentences == 0:
+            # Nothing the model wrote survived verification: give the evidence itself.
+            reason = failure or f"the {generator.mode} answer could not be verified against the passages"
+            checked = verify(compose_extractive(chosen), chosen)
+            base = replace(base, mode="extractive", warnings=base.warnings + (reason + "; showing the passages' own words",))
+            if text:
+                yield "\n\n"
+            yield checked.answer
+        timings["total"] = _ms(started)
+        yield replace(
+            base,
+            answer=checked.answer,
+            answerable=True,
+            citations=checked.citations,
+            unverified=checked.unverified,
+            timings_ms=timings,
+        )
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(self._check(question), k or self.settings.top_k)
+
+    def document(self, source: str) -> Document | None:
+        return self.retriever.store.documents.get(source)
+
+    def reindex(self, progress: Progress | None = None) -> IndexReport:
+        """Bring the index up to date with the documents folder and search the new one."""
+        report = build_index(self.settings, self.embedder, progress=progress)
+        if report.written:
+            self.retriever = open_retriever(self.settings, self.embedder)
+        return report
+
+    def available_modes(self) -> list[str]:
+        modes = ["extractive", "openai"]
+        if local_available(self.settings):
+            modes.insert(1, "local")
+        return modes
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _check(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty: type a question about the documents")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionTooLongError(
+                f"the question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,}: shorten it (or raise RAGCHAT_MAX_QUESTION_CHARS)"
+            )
+        return " ".join(question.split())
+
+    def _generator(self, mode: str) -> tuple[Generator, list[str]]:
+        if mode not in MODES:
+            raise QuestionError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode == "auto":
+            mode = "local" if local_available(self.settings) else "extractive"
+        if mode in self._generators:
+            return self._generators[mode], []
+        if mode in self._broken:
+            return Extractive(), [self._broken[mode]]
+        try:
+            generator = make_generator(mode, self.settings, self.prompts)
+        except ModelError as e:
+            log.warning("%s; answering extractively", e)
+            self._broken[mode] = f"{mode} mode is unavailable ({e}); answered extractively"
+            return Extractive(), [self._broken[mode]]
+        self._generators[mode] = generator
+        return generator, []
+
+
+def _turns(history: Sequence) -> list[Turn]:
+    """Accept OpenAI-style messages ({"role", "content"}) or (role, content) pairs."""
+    turns: list[Turn] = []
+    for item in history or ():
+        if isinstance(item, Mapping):
+            role, content = item.get("role"), item.get("content")
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            role, content = item
+        else:
+            raise QuestionError("history must be a list of {\"role\": ..., \"content\": ...} messages")
+        if role in ("user", "assistant") and isinstance(content, str):
+            turns.append((role, content))
+    return turns
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def load(settings: Settings | None = None, embedder: Embedder | None = None, build: bool = True) -> QA:
+    """The QA service: settings from RAGCHAT_* (unless given), models loaded once, index built if missing."""
+    settings = settings or Settings.from_env()
+    embedder = embedder or load_embedder(settings.embedder, settings.torch_threads)
+    prompts = Prompts.load(settings.prompts_dir)
+    if build and not (settings.index_dir / "CURRENT").exists():
+        log.warning("no index in %s/: building it from %s/", settings.index_dir, settings.seeds_dir)
+        build_index(settings, embedder)
+    return QA(settings, embedder, open_retriever(settings, embedder), prompts)

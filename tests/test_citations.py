@@ -1,0 +1,64 @@
+from ragchat import Chunk, Evidence
+from ragchat.citations import compose_extractive, markers, render_evidence, supported, verify
+
+CHUNK = Chunk(id="c1", source="doc.txt", start=0, end=200, text="x")
+EVIDENCE = [
+    Evidence(1, CHUNK, "doc.txt", 0, 60, "At the end of July, General Sergei Shoigu visited Pyongyang.", 0.8),
+    Evidence(2, CHUNK, "doc.txt", 61, 140, "It was the first visit by a Russian defense minister since 1991.", 0.7),
+    Evidence(3, CHUNK, "doc.txt", 141, 200, "Kim called it a “defeat of the enemy” in the war.", 0.6),
+]
+
+
+def test_render_and_compose_number_from_one():
+    assert render_evidence(EVIDENCE).splitlines()[0] == "[1] At the end of July, General Sergei Shoigu visited Pyongyang."
+    text = compose_extractive(EVIDENCE[:2])
+    assert text.endswith("since 1991. [2]") and markers(text) == [1, 2]
+
+
+def test_grouped_markers_are_read():
+    assert markers("Yes [1, 3]. And [2][3].") == [1, 3, 2, 3]
+
+
+def test_each_sentence_is_checked_against_what_it_cites_and_markers_renumbered():
+    checked = verify("Shoigu visited Pyongyang at the end of July [2]. It was the first such visit since 1991 [2].", EVIDENCE)
+    # Evidence 2 is the 1991 sentence: it supports the second sentence but not "Shoigu ... Pyongyang ... July".
+    assert checked.verified_sentences == 1
+    assert checked.unverified == ("Shoigu visited Pyongyang at the end of July.",)
+    assert checked.answer == "Shoigu visited Pyongyang at the end of July. [1] It was the first such visit since 1991. [1]"
+    assert [(c.n, c.start) for c in checked.citations] == [(1, 61)]
+
+
+def test_invented_year_is_unverified():
+    checked = verify("Shoigu visited North Korea in July 2012 [1].", EVIDENCE)
+    assert checked.verified_sentences == 0
+    assert checked.unverified == ("Shoigu visited North Korea in July 2012.",)
+    assert [c.verified for c in checked.citations] == [False]
+
+
+def test_out_of_range_markers_resolve_to_nothing():
+    checked = verify("Shoigu visited at the end of July [0][99][1].", EVIDENCE)
+    assert checked.answer == "Shoigu visited at the end of July. [1]" or checked.answer.endswith("[1]")
+    assert [c.n for c in checked.citations] == [1]
+    assert "[0]" not in checked.answer and "[99]" not in checked.answer
+
+
+def test_uncited_sentence_is_unverified():
+    checked = verify("Shoigu went to Pyongyang.", EVIDENCE)
+    assert checked.citations == () and checked.verified_sentences == 0
+
+
+def test_quotes_must_be_verbatim():
+    assert supported("Kim spoke of a “defeat of the enemy” [3].", EVIDENCE[2].text)
+    assert not supported("Kim spoke of a “total victory” [3].", EVIDENCE[2].text)
+
+
+def test_marker_after_the_full_stop_stays_with_its_sentence():
+    checked = verify("Shoigu visited at the end of July. [1] The visit was the first since 1991. [2]", EVIDENCE)
+    assert checked.verified_sentences == 2
+    assert [c.n for c in checked.citations] == [1, 2]
+
+
+def test_citation_carries_exact_span_and_quote():
+    (citation,) = verify(compose_extractive(EVIDENCE[1:2]), EVIDENCE).citations
+    assert (citation.source, citation.start, citation.end) == ("doc.txt", 61, 140)
+    assert citation.quote == EVIDENCE[1].text and citation.verified
