@@ -24,8 +24,10 @@ from .types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_LIMIT = 3
-EVIDENCE_MARGIN = 0.03  # a second sentence joins the answer only when it scores almost as well as the best
+# (how many sentences, how far below the best they may score). Extractively the evidence *is* the answer, so
+# a second sentence joins only when it scores almost as well as the best; a model reads more and picks.
+EVIDENCE_EXTRACTIVE = (3, 0.03)
+EVIDENCE_FOR_MODEL = (5, 0.25)
 HISTORY_TURNS = 6
 
 
@@ -74,7 +76,9 @@ class QA:
         clock = time.perf_counter()
         ranked = evidence_mod.candidates(standalone, query_vector, hits, self.retriever.store)
         ok = evidence_mod.answerable(standalone, ranked)
-        chosen = evidence_mod.select(evidence_mod.best_first(standalone, ranked), EVIDENCE_LIMIT, EVIDENCE_MARGIN)
+        ordered = evidence_mod.best_first(standalone, ranked)
+        extractive = evidence_mod.select(ordered, *EVIDENCE_EXTRACTIVE)
+        chosen = extractive if generator.mode == "extractive" else evidence_mod.select(ordered, *EVIDENCE_FOR_MODEL)
         timings["evidence"] = _ms(clock)
 
         base = Answer(
@@ -113,7 +117,7 @@ class QA:
         if checked is None or checked.verified_sentences == 0:
             # Nothing the model wrote survived verification: give the evidence itself.
             reason = failure or f"the {generator.mode} answer could not be verified against the passages"
-            checked = verify(compose_extractive(chosen), chosen)
+            checked = verify(compose_extractive(extractive), extractive)
             base = replace(base, mode="extractive", warnings=base.warnings + (reason + "; showing the passages' own words",))
             if text:
                 yield "\n\n"
