@@ -105,6 +105,16 @@ def _ensure_index(settings: Settings, embedder) -> None:
         print(build_index(settings, embedder, progress=_progress_bar()).summary(), file=sys.stderr)
 
 
+def _questions(args: argparse.Namespace):
+    """The question argument, or (with --json and none) each non-blank line of stdin, read as it comes."""
+    if args.question is not None:
+        yield args.question
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from .retrieval import open_retriever
 
@@ -118,10 +128,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     embedder = _embedder(settings)
     _ensure_index(settings, embedder)
     retriever = open_retriever(settings, embedder)
-    questions = [args.question] if args.question is not None else (line.strip() for line in sys.stdin)
-    for question in questions:
-        if not question.strip():
-            continue
+    for question in _questions(args):
         hits = retriever.search(question, k)
         if args.json:
             print(json.dumps({"question": question, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False), flush=True)
@@ -143,11 +150,8 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     embedder = _embedder(settings)
     _ensure_index(settings, embedder)
     qa = load(settings, embedder)
-    questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
     status = 0
-    for question in questions:
-        if args.question is None and not question.strip():
-            continue
+    for question in _questions(args):
         try:
             if args.json:
                 answer = qa.ask(question, mode=args.mode, top_k=args.k)

@@ -174,6 +174,7 @@ class LocalGenerator(ChatGenerator):
         params.port = 0
         params.warmup = False
         self._lock = threading.Lock()  # one generation at a time: two would each get half the CPU
+        self.last_timings: dict = {}  # llama.cpp's own counts for the last call (prompt_n, predicted_per_second…)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as e:  # the runtime raises plain exceptions on a bad file
@@ -205,6 +206,8 @@ class LocalGenerator(ChatGenerator):
                     continue
             if isinstance(item, dict) and item.get("error"):
                 raise ModelError(f"the local model failed: {item['error']}")
+            if isinstance(item, dict) and "timings" in item:
+                self.last_timings = item["timings"]
             for choice in item.get("choices", []) if isinstance(item, dict) else []:
                 delta = (choice.get("delta") or {}).get("content")
                 if delta:

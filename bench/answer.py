@@ -1,0 +1,78 @@
+"""Answer latency per mode on the seed questions, and the local runtime's speed through ragchat vs raw.
+
+For each answerable question of tests/data/qa.jsonl (the first --n), per mode: time to first token and to
+the full verified answer (median, p95). For `local`, the same chat request is also sent straight to the
+llama.cpp runtime, interleaved with ragchat's call, and generation speed (tokens/s, from llama.cpp's own
+counters) is compared: ragchat / raw ≈ 1.0 means the wrapper adds nothing to generation.
+
+    .venv/bin/python bench/answer.py [--n 8] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ragchat import Settings  # noqa: E402
+from ragchat import evidence as evidence_mod  # noqa: E402
+from ragchat.citations import render_evidence  # noqa: E402
+from ragchat.generation import local_available  # noqa: E402
+from ragchat.qa import EVIDENCE_FOR_MODEL, load  # noqa: E402
+
+
+def pct(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="2 questions, extractive only")
+    args = parser.parse_args()
+    n = 2 if args.quick else args.n
+    rows = [json.loads(line) for line in (ROOT / "tests/data/qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    questions = [r["question"] for r in rows if r["answerable"]][:n]
+    settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=ROOT / "index")
+    qa = load(settings)
+    modes = ["extractive"] + (["local"] if local_available(settings) and not args.quick else [])
+    print(f"{len(questions)} questions; modes: {', '.join(modes)}")
+    for mode in modes:
+        qa.ask(questions[0], mode=mode)  # load the model, warm caches
+        first, total, ours, raw, prompt_tokens = [], [], [], [], []
+        for q in questions:
+            answer = qa.ask(q, mode=mode)
+            first.append(answer.timings_ms.get("first_token", answer.timings_ms["total"]))
+            total.append(answer.timings_ms["total"])
+            if mode != "local":
+                continue
+            generator = qa._generators["local"]
+            ours.append(generator.last_timings.get("predicted_per_second", 0.0))
+            prompt_tokens.append(generator.last_timings.get("prompt_n", 0) + generator.last_timings.get("cache_n", 0))
+            # The identical request, straight to the runtime.
+            vector = qa.embedder.encode_query(q)
+            hits = qa.retriever.search(q, settings.top_k, query_vector=vector)
+            chosen = evidence_mod.select(evidence_mod.best_first(q, evidence_mod.candidates(q, vector, hits, qa.retriever.store)), *EVIDENCE_FOR_MODEL)
+            user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=q)
+            request = {"messages": [{"role": "system", "content": qa.prompts.answer_system},
+                                    {"role": "user", "content": user}],
+                       "max_tokens": settings.max_answer_tokens, "temperature": 0, "stream": False, "cache_prompt": True}
+            result = generator._server.handle_chat_completions(request)
+            raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))
+        print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {pct(first, 0.95):.0f} ms; "
+              f"full answer median {statistics.median(total):.0f} ms, p95 {pct(total, 0.95):.0f} ms")
+        if ours and raw:
+            print(f"  prompt tokens median {statistics.median(prompt_tokens):.0f}; generation "
+                  f"{statistics.median(ours):.1f} tok/s via ragchat vs {statistics.median(raw):.1f} tok/s raw "
+                  f"= {statistics.median(ours) / max(statistics.median(raw), 1e-9):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
