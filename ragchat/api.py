@@ -147,6 +147,8 @@ def create_api(qa: QA, settings: Settings) -> FastAPI:
     if settings.api_key:
         app.add_middleware(BearerAuth, key=settings.api_key)
     _install_error_handlers(app)
+    # Which generators are installed does not change while the server runs; looking it up costs ~ms per request.
+    model_ids = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in qa.available_modes()]
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict:
@@ -181,16 +183,16 @@ def create_api(qa: QA, settings: Settings) -> FastAPI:
 
     @app.get("/v1/models", tags=["openai"])
     def models() -> dict:
-        return {"object": "list", "data": [_model_card(m) for m in _model_ids(qa)]}
+        return {"object": "list", "data": [_model_card(m) for m in model_ids]}
 
     @app.get("/v1/models/{model}", tags=["openai"])
     def model(model: str) -> dict:
-        _mode_of(qa, model)
+        _mode_of(model_ids, model)
         return _model_card(model)
 
     @app.post("/v1/chat/completions", tags=["openai"])
     def chat_completions(body: ChatRequest):
-        mode = _mode_of(qa, body.model)
+        mode = _mode_of(model_ids, body.model)
         question, history = _split_messages(body.messages)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
@@ -276,7 +278,8 @@ def _validation_message(e: RequestValidationError) -> str:
     problems = []
     for err in e.errors():
         if err.get("type") == "json_invalid":
-            return f"the request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')}): send a JSON object"
+            why = err.get("ctx", {}).get("error", "parse error")
+            return f"the request body is not valid JSON ({why}): send a JSON object"
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         problems.append(f"{where}: {err.get('msg', 'invalid')}")
     return "invalid request: " + "; ".join(problems)
@@ -294,13 +297,8 @@ def _split_messages(messages: list[Message]) -> tuple[str, list[dict]]:
     raise QuestionError("messages has no user message: the last message with role \"user\" is the question")
 
 
-def _model_ids(qa: QA) -> list[str]:
-    return [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in qa.available_modes()]
-
-
-def _mode_of(qa: QA, model: str) -> str | None:
+def _mode_of(ids: list[str], model: str) -> str | None:
     """"ragchat" → None (the server's default mode, RAGCHAT_MODE); "ragchat-<mode>" → that mode."""
-    ids = _model_ids(qa)
     if model not in ids:
         raise ApiError(404, f"the model {model!r} does not exist: use one of {', '.join(ids)} (GET /v1/models)",
                        "model_not_found")
@@ -346,5 +344,6 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: i
         yield f"data: {json.dumps(error_body(status, str(e), code))}\n\n"
     except Exception:
         log.exception("unexpected error while streaming a chat completion")
-        yield f"data: {json.dumps(error_body(500, 'internal error: the server log has the details', 'internal_error'))}\n\n"
+        body = error_body(500, "internal error: the server log has the details", "internal_error")
+        yield f"data: {json.dumps(body)}\n\n"
     yield "data: [DONE]\n\n"

@@ -16,7 +16,15 @@ from .sentences import sentence_spans
 from .types import Chunk, Document
 
 CountTokens = Callable[[str], int]
-Fits = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class PieceLimit:
+    """The embedder's own length limit, in its own word pieces (MiniLM silently truncates past it)."""
+
+    count: Callable[[list[str]], list[int]]  # pieces of several texts at once, special tokens excluded
+    maximum: int  # special tokens included
+    special: int = 2  # [CLS] and [SEP]
 
 _WORD = re.compile(r"\S+")
 
@@ -32,28 +40,44 @@ def chunk_id(source: str, text: str) -> str:
 
 
 def chunk_document(
-    doc: Document, params: ChunkParams, count_tokens: CountTokens, fits: Fits | None = None
+    doc: Document, params: ChunkParams, count_tokens: CountTokens, limit: PieceLimit | None = None
 ) -> list[Chunk]:
-    """Cut a document into chunks of at most params.max_tokens tokens that also satisfy `fits`
-    (the embedder's own length limit, which counts differently from the tokenizer)."""
-    fits = fits or (lambda _text: True)
+    """Cut a document into chunks of at most params.max_tokens tokens that also stay within the
+    embedder's `limit`, which counts differently from the tokenizer."""
     text = doc.text
 
     def ok(start: int, end: int) -> bool:
         piece = text[start:end]
-        return count_tokens(piece) <= params.max_tokens and fits(piece)
+        if count_tokens(piece) > params.max_tokens:
+            return False
+        return limit is None or limit.count([piece])[0] + limit.special <= limit.maximum
+
+    def measure(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+        texts = [text[a:b] for a, b in spans]
+        return [count_tokens(t) for t in texts], (limit.count(texts) if limit else [0] * len(texts))
 
     units: list[tuple[int, int]] = []
-    for start, end in sentence_spans(text):
-        units.extend(_split_long(text, start, end, ok))
-    sizes = [count_tokens(text[a:b]) for a, b in units]
+    sentences = sentence_spans(text)
+    for span, tokens, wordpieces in zip(sentences, *measure(sentences)):
+        fits = tokens <= params.max_tokens and (limit is None or wordpieces + limit.special <= limit.maximum)
+        units.extend([span] if fits else _split_long(text, span[0], span[1], ok))
+    sizes, pieces = measure(units)
+    budget = limit.maximum - limit.special if limit else 0
 
     runs: list[tuple[int, int]] = []  # [i, j) ranges of units
     i = 0
     while i < len(units):
-        j = i + 1
-        while j < len(units) and ok(units[i][0], units[j][1]):
+        # Sizes of sentences nearly add up (word pieces exactly, across whitespace): grow by the sums,
+        # then confirm the chunk with one exact count and shrink in the rare case it is over.
+        j, tokens, wordpieces = i + 1, sizes[i], pieces[i]
+        while j < len(units):
+            tokens += sizes[j] + 1  # +1: the whitespace between sentences
+            wordpieces += pieces[j]
+            if tokens > params.max_tokens or (limit and wordpieces > budget):
+                break
             j += 1
+        while j - 1 > i and not ok(units[i][0], units[j - 1][1]):
+            j -= 1
         runs.append((i, j))
         if j >= len(units):
             break
@@ -89,8 +113,6 @@ def chunk_document(
 
 
 def _split_long(text: str, start: int, end: int, ok: Callable[[int, int], bool]) -> Sequence[tuple[int, int]]:
-    if ok(start, end):
-        return [(start, end)]
     words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
     pieces: list[tuple[int, int]] = []
     i = 0

@@ -51,6 +51,13 @@ class Embedder:
     def fits(self, text: str) -> bool:
         return self.word_pieces(text) <= self.max_seq_length
 
+    def piece_counts(self, texts: list[str]) -> list[int]:
+        """Word pieces of each text, without special tokens; one batched call into the fast tokenizer."""
+        if not texts:
+            return []
+        ids = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(row) for row in ids]
+
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return self._encode(list(texts), batch_size, progress)
 

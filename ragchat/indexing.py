@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .chunking import ChunkParams, chunk_document
+from .chunking import ChunkParams, PieceLimit, chunk_document
 from .embedding import Embedder
 from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexMissingError, SeedsError
 from .loading import discover, file_sha256, load_file, source_name
@@ -73,7 +73,8 @@ def chunker(settings: Settings, embedder: Embedder) -> Callable[[Document], list
     def count(text: str) -> int:
         return len(encoding.encode(text, disallowed_special=()))
 
-    return lambda doc: chunk_document(doc, params, count, embedder.fits)
+    limit = PieceLimit(embedder.piece_counts, embedder.max_seq_length)
+    return lambda doc: chunk_document(doc, params, count, limit)
 
 
 def build_index(

@@ -25,7 +25,7 @@ from .errors import DocumentError
 from .loading import SUPPORTED_SUFFIXES, file_sha256, load_file
 from .types import Answer, Citation, Document
 
-PASSAGE_CONTEXT = 280  # characters of document shown around a quote when its chunk is not among the passages
+PASSAGE_CONTEXT = 240  # at most this many characters of the passage are shown on each side of the quote
 MAX_NAME = 80
 
 _MARKER = re.compile(r"\[(\d{1,4})\]")
@@ -54,13 +54,21 @@ def answer_html(answer: Answer, aid: str) -> str:
         return f'<div class="rc-answer" data-aid="{aid}">{body}{_notes(answer)}</div>'
     by_n = {c.n: c for c in answer.citations}
     pieces = []
-    for text, unverified in _unverified_segments(answer.answer, answer.unverified):
+    segments, lost = _unverified_segments(answer.answer, answer.unverified)
+    for text, unverified in segments:
         rendered = _with_refs(_text(text), by_n, aid)
         if unverified:
-            rendered = (f'<span class="rc-unverified" title="Not supported by the passage it cites">{rendered}'
-                        f'<span class="rc-badge rc-badge-warn">unverified</span></span>')
+            rendered = _flag(rendered)
         pieces.append(rendered)
+    if lost:  # never let an unsupported sentence pass unmarked because it could not be located in the text
+        pieces.append('<span class="rc-note rc-note-warn">Not supported by the passages: '
+                      + " ".join(_flag(_text(s)) for s in lost) + "</span>")
     return f'<div class="rc-answer" data-aid="{aid}"><p>{"".join(pieces)}</p>{_notes(answer)}</div>'
+
+
+def _flag(rendered: str) -> str:
+    return (f'<span class="rc-unverified" title="Not supported by the passage it cites">{rendered}'
+            f'<span class="rc-badge rc-badge-warn">unverified</span></span>')
 
 
 def streaming_html(text: str) -> str:
@@ -69,11 +77,13 @@ def streaming_html(text: str) -> str:
 
 
 def pending_html() -> str:
-    return '<div class="rc-answer rc-streaming"><p class="rc-muted">Searching the documents…<span class="rc-cursor"></span></p></div>'
+    return ('<div class="rc-answer rc-streaming"><p class="rc-muted">Searching the documents…'
+            '<span class="rc-cursor"></span></p></div>')
 
 
 def error_html(message: str) -> str:
-    return f'<div class="rc-answer"><div class="rc-error"><strong>Could not answer:</strong> {_text(message)}</div></div>'
+    return (f'<div class="rc-answer"><div class="rc-error"><strong>Could not answer:</strong> {_text(message)}'
+            "</div></div>")
 
 
 def _notes(answer: Answer) -> str:
@@ -108,16 +118,21 @@ def _with_refs(escaped: str, by_n: dict[int, Citation], aid: str) -> str:
     return _MARKER.sub(link, escaped)
 
 
-def _unverified_segments(text: str, unverified: Sequence[str]) -> list[tuple[str, bool]]:
-    """Split the answer into (text, is_unverified) runs; each unverified sentence is found in order."""
+def _unverified_segments(text: str, unverified: Sequence[str]) -> tuple[list[tuple[str, bool]], list[str]]:
+    """Split the answer into (text, is_unverified) runs, each unverified sentence found in order; and the
+    unverified sentences that could not be found in the text."""
     spans: list[tuple[int, int]] = []
+    lost: list[str] = []
     position = 0
     for sentence in unverified:
         sentence = sentence.strip()
-        at = text.find(sentence, position) if sentence else -1
+        if not sentence:
+            continue
+        at = text.find(sentence, position)
         if at < 0:
-            at = text.find(sentence) if sentence else -1
+            at = text.find(sentence)
         if at < 0 or any(a < at + len(sentence) and at < b for a, b in spans):
+            lost.append(sentence)
             continue
         end = at + len(sentence)
         tail = _MARKER.match(text, end + 1) if text[end : end + 1] == " " else None  # keep its [n] inside the flag
@@ -134,7 +149,7 @@ def _unverified_segments(text: str, unverified: Sequence[str]) -> list[tuple[str
         cursor = b
     if cursor < len(text):
         out.append((text[cursor:], False))
-    return [(t, u) for t, u in out if t]
+    return [(t, u) for t, u in out if t], lost
 
 
 # --- the sources panel ---------------------------------------------------------------------------------
@@ -146,7 +161,9 @@ def sources_placeholder() -> str:
             'document.</p></div>')
 
 
-def sources_html(answer: Answer, aid: str, document: Callable[[str], Document | None], active: int | None = None) -> str:
+def sources_html(
+    answer: Answer, aid: str, document: Callable[[str], Document | None], active: int | None = None
+) -> str:
     """One card per cited passage: file, character span, the passage with the quote highlighted."""
     if not answer.answerable:
         return ('<div class="rc-sources rc-empty"><p><strong>No sources.</strong> The documents do not answer '
@@ -170,7 +187,8 @@ def sources_html(answer: Answer, aid: str, document: Callable[[str], Document | 
             "</div>"
         )
     n = len(answer.citations)
-    head = f'<div class="rc-sources-head">{n} cited passage{"s" if n != 1 else ""} for “{_text(answer.question)}”</div>'
+    head = (f'<div class="rc-sources-head">{n} cited passage{"s" if n != 1 else ""} for '
+            f"“{_text(answer.question)}”</div>")
     return f'<div class="rc-sources" data-aid="{aid}">{head}{"".join(cards)}</div>'
 
 
@@ -179,15 +197,16 @@ def _passage(c: Citation, chunks: dict, document: Callable[[str], Document | Non
     chunk = chunks.get(c.chunk_id)
     if chunk is not None and chunk.start <= c.start and c.end <= chunk.end:
         text, offset = chunk.text, chunk.start
-        before, after = text[: c.start - offset], text[c.end - offset :]
     else:
         doc = document(c.source)
         if doc is None:
             return "", esc(c.quote), ""
-        before = doc.text[max(0, c.start - PASSAGE_CONTEXT) : c.start]
-        after = doc.text[c.end : c.end + PASSAGE_CONTEXT]
-        before = ("…" + before.split(" ", 1)[-1]) if c.start > PASSAGE_CONTEXT else before
-        after = (after.rsplit(" ", 1)[0] + "…") if c.end + PASSAGE_CONTEXT < len(doc.text) else after
+        text, offset = doc.text, 0
+    before, after = text[: c.start - offset], text[c.end - offset :]
+    if len(before) > PASSAGE_CONTEXT:  # cut at a word boundary, and say so
+        before = "…" + before[-PASSAGE_CONTEXT:].split(" ", 1)[-1]
+    if len(after) > PASSAGE_CONTEXT:
+        after = after[:PASSAGE_CONTEXT].rsplit(" ", 1)[0] + "…"
     squeeze = lambda s: esc(_BLANK_LINES.sub("\n\n", s))  # noqa: E731 - display only; offsets are not used here
     return squeeze(before.lstrip()), esc(c.quote), squeeze(after.rstrip())
 
@@ -220,7 +239,8 @@ def document_html(doc: Document, marks: Sequence[Mark] = (), active: int | None 
         f'<a class="rc-chip{" rc-active" if m.n == active else ""}" href="#doc-{aid}-{m.n}">[{m.n}]</a>' for m in marks
     ) if aid else ""
     head = (f'<div class="rc-doc-head"><span class="rc-file" title="{esc(doc.source)}">{esc(doc.source)}</span>'
-            f'<span class="rc-span">{where}{len(doc.text):,} chars</span><span class="rc-chips">{chips}</span></div>')
+            f'<span class="rc-chips">{chips}</span>'
+            f'<span class="rc-span rc-doc-where">{where}{len(doc.text):,} chars</span></div>')
     pieces, cursor = [], 0
     for m in sorted(_non_overlapping(marks, active), key=lambda m: m.start):
         pieces.append(esc(doc.text[cursor : m.start]))
@@ -338,7 +358,7 @@ class Library:
         self._lock = threading.Lock()
 
     def documents(self) -> list[Document]:
-        return [d for _, d in sorted(self.qa.retriever.store.documents.items())]
+        return sorted(self.qa.retriever.store.documents.values(), key=lambda d: (d.source.lower(), d.source))
 
     def add(self, files: Sequence[tuple[Path, str]], progress: Callable[[int, int], None] | None = None) -> Added:
         """files: (path of the uploaded copy, the name the user gave it)."""

@@ -1,7 +1,7 @@
 import pytest
 
 from ragchat import Document, Settings
-from ragchat.chunking import ChunkParams, chunk_document
+from ragchat.chunking import ChunkParams, PieceLimit, chunk_document
 from ragchat.indexing import chunker
 from ragchat.sentences import sentence_spans
 from ragchat.tokens import get_encoding
@@ -55,7 +55,8 @@ def test_chunks_overlap_and_cover_the_document(seed_text, embedder):
 def test_word_piece_limit_is_enforced_even_when_tokens_allow_more(embedder):
     # Digits and rare words cost MiniLM far more word pieces than cl100k tokens.
     text = " ".join(f"{i * 7919}x{i}q" for i in range(400)) + "."
-    chunks = chunk_document(_doc(text), ChunkParams(10_000, 0), _count, embedder.fits)
+    limit = PieceLimit(embedder.piece_counts, embedder.max_seq_length)
+    chunks = chunk_document(_doc(text), ChunkParams(10_000, 0), _count, limit)
     assert len(chunks) > 1
     for c in chunks:
         assert text[c.start : c.end] == c.text
