@@ -140,7 +140,9 @@ def create_api(qa: QA, settings: Settings) -> FastAPI:
         title="ragchat",
         description="Answers from a folder of documents, every claim cited to an exact passage.",
         version="0.1.0",
-        docs_url="/api/docs",
+        # Swagger UI and ReDoc load their scripts from a CDN, which an offline machine cannot reach: serve the
+        # schema only.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -148,12 +150,13 @@ def create_api(qa: QA, settings: Settings) -> FastAPI:
         app.add_middleware(BearerAuth, key=settings.api_key)
     _install_error_handlers(app)
     # Which generators are installed does not change while the server runs; looking it up costs ~ms per request.
-    model_ids = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in qa.available_modes()]
+    modes = qa.available_modes()
+    model_ids = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in modes]
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict:
         store = qa.retriever.store
-        return {"status": "ok", "documents": len(store.documents), "chunks": len(store), "modes": qa.available_modes()}
+        return {"status": "ok", "documents": len(store.documents), "chunks": len(store), "modes": modes}
 
     @app.post("/api/ask", tags=["api"])
     def ask(body: AskRequest) -> JSONResponse:
@@ -332,7 +335,7 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: i
         while item is not None:
             if isinstance(item, Answer):
                 # `answer` is the verified text the citation numbers refer to; it equals the streamed text
-                # unless verification renumbered or dropped markers of a generated answer.
+                # unless verification dropped dangling markers or fell back to the extractive text.
                 yield chunk({}, "stop", citations=[citation_json(c) for c in item.citations],
                             ragchat={**_extras(item), "answer": item.answer})
                 break

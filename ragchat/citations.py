@@ -44,7 +44,7 @@ def markers(text: str) -> list[int]:
 
 @dataclass(frozen=True)
 class Verified:
-    answer: str  # markers renumbered 1..k in order of first use; dangling markers removed
+    answer: str  # the text with dangling markers removed; valid markers keep their numbers
     citations: tuple[Citation, ...]
     unverified: tuple[str, ...]  # answer sentences (without markers) not supported by their evidence
     verified_sentences: int
@@ -76,7 +76,9 @@ def verify(text: str, evidence: Sequence[Evidence]) -> Verified:
     text = normalise_markers(text).strip()
     by_n = {e.n: e for e in evidence}
     sentences = _answer_sentences(text)
-    renumber: dict[int, int] = {}
+    # Numbers are kept as the generator wrote them (not renumbered), so text already streamed to a reader
+    # matches the citations that arrive at the end.
+    order: list[int] = []
     support: dict[int, bool] = {}
     parts: list[str] = []
     unverified: list[str] = []
@@ -93,22 +95,23 @@ def verify(text: str, evidence: Sequence[Evidence]) -> Verified:
         else:
             unverified.append(body)
         for n in cited:
-            renumber.setdefault(n, len(renumber) + 1)
+            if n not in support:
+                order.append(n)
             support[n] = support.get(n, False) or ok
-        tags = "".join(f"[{renumber[n]}]" for n in cited)
+        tags = "".join(f"[{n}]" for n in cited)
         parts.append(f"{body} {tags}" if tags else body)
     citations = tuple(
         Citation(
-            n=new,
-            chunk_id=by_n[old].chunk.id,
-            source=by_n[old].source,
-            start=by_n[old].start,
-            end=by_n[old].end,
-            quote=by_n[old].text,
-            score=round(by_n[old].score, 6),
-            verified=support[old],
+            n=n,
+            chunk_id=by_n[n].chunk.id,
+            source=by_n[n].source,
+            start=by_n[n].start,
+            end=by_n[n].end,
+            quote=by_n[n].text,
+            score=round(by_n[n].score, 6),
+            verified=support[n],
         )
-        for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
+        for n in order
     )
     return Verified(" ".join(parts), citations, tuple(unverified), verified_count)
 

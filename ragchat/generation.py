@@ -61,6 +61,9 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     previous = [content for role, content in history if role == "user" and content.strip()]
     if not previous or not (_PRONOUN.search(question) or len(question.split()) <= 3):
         return question
+    own = [m.group(0) for m in _ENTITY.finditer(question) if m.group(0) not in _QUESTION_WORDS]
+    if len(own) >= 2:  # "What did Putin congratulate Kim on in his letter?" already says who
+        return question
     names = [m.group(0) for m in _ENTITY.finditer(previous[-1]) if m.group(0) not in _QUESTION_WORDS]
     names = [n for n in dict.fromkeys(names) if n.lower() not in question.lower()]
     if not names:

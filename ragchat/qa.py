@@ -7,6 +7,7 @@ Every stage lives in its own module; this one decides the order and what happens
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Iterator, Mapping, Sequence
@@ -39,6 +40,8 @@ class QA:
     prompts: Prompts
     _generators: dict[str, Generator] = field(default_factory=dict)
     _broken: dict[str, str] = field(default_factory=dict)  # mode → why it could not load
+    # Two first requests at once must not both load a 1.1 GB model.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -54,7 +57,7 @@ class QA:
         self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None
     ) -> Iterator[str | Answer]:
         """Yields text deltas as they are generated, then the verified Answer (whose text may differ:
-        unsupported citations are removed and markers renumbered)."""
+        markers pointing nowhere are removed and, on fallback, the extractive text replaces it)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         question = self._check(question)
@@ -138,6 +141,10 @@ class QA:
     def document(self, source: str) -> Document | None:
         return self.retriever.store.documents.get(source)
 
+    def documents(self) -> list[Document]:
+        """The indexed documents, sorted by name."""
+        return sorted(self.retriever.store.documents.values(), key=lambda d: d.source)
+
     def reindex(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the documents folder and search the new one."""
         report = build_index(self.settings, self.embedder, progress=progress)
@@ -168,18 +175,19 @@ class QA:
             raise QuestionError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if mode == "auto":
             mode = "local" if local_available(self.settings) else "extractive"
-        if mode in self._generators:
-            return self._generators[mode], []
-        if mode in self._broken:
-            return Extractive(), [self._broken[mode]]
-        try:
-            generator = make_generator(mode, self.settings, self.prompts)
-        except ModelError as e:
-            log.warning("%s; answering extractively", e)
-            self._broken[mode] = f"{mode} mode is unavailable ({e}); answered extractively"
-            return Extractive(), [self._broken[mode]]
-        self._generators[mode] = generator
-        return generator, []
+        with self._lock:
+            if mode in self._generators:
+                return self._generators[mode], []
+            if mode in self._broken:
+                return Extractive(), [self._broken[mode]]
+            try:
+                generator = make_generator(mode, self.settings, self.prompts)
+            except ModelError as e:
+                log.warning("%s; answering extractively", e)
+                self._broken[mode] = f"{mode} mode is unavailable ({e}); answered extractively"
+                return Extractive(), [self._broken[mode]]
+            self._generators[mode] = generator
+            return generator, []
 
 
 def _turns(history: Sequence) -> list[Turn]:

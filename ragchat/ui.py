@@ -54,9 +54,9 @@ def answer_html(answer: Answer, aid: str) -> str:
         return f'<div class="rc-answer" data-aid="{aid}">{body}{_notes(answer)}</div>'
     by_n = {c.n: c for c in answer.citations}
     pieces = []
-    segments, lost = _unverified_segments(answer.answer, answer.unverified)
+    segments, lost = _unverified_segments(answer.answer.strip(), answer.unverified)
     for text, unverified in segments:
-        rendered = _with_refs(_text(text), by_n, aid)
+        rendered = _with_refs(_lines(text), by_n, aid)  # not stripped: the spaces between segments stay
         if unverified:
             rendered = _flag(rendered)
         pieces.append(rendered)
@@ -103,8 +103,12 @@ def _notes(answer: Answer) -> str:
 
 
 def _text(text: str) -> str:
+    return _lines(text.strip())
+
+
+def _lines(text: str) -> str:
     """Escaped text with line breaks kept and no blank line (which would end the chat's HTML block)."""
-    return esc(text.strip()).replace("\r\n", "\n").replace("\n", "<br>")
+    return esc(text).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
 def _with_refs(escaped: str, by_n: dict[int, Citation], aid: str) -> str:

@@ -19,13 +19,13 @@ def test_grouped_markers_are_read():
     assert markers("Yes [1, 3]. And [2][3].") == [1, 3, 2, 3]
 
 
-def test_each_sentence_is_checked_against_what_it_cites_and_markers_renumbered():
+def test_each_sentence_is_checked_against_what_it_cites_and_numbers_are_kept():
     checked = verify("Shoigu visited Pyongyang at the end of July [2]. It was the first such visit since 1991 [2].", EVIDENCE)
     # Evidence 2 is the 1991 sentence: it supports the second sentence but not "Shoigu ... Pyongyang ... July".
     assert checked.verified_sentences == 1
     assert checked.unverified == ("Shoigu visited Pyongyang at the end of July.",)
-    assert checked.answer == "Shoigu visited Pyongyang at the end of July. [1] It was the first such visit since 1991. [1]"
-    assert [(c.n, c.start) for c in checked.citations] == [(1, 61)]
+    assert checked.answer == "Shoigu visited Pyongyang at the end of July. [2] It was the first such visit since 1991. [2]"
+    assert [(c.n, c.start) for c in checked.citations] == [(2, 61)]
 
 
 def test_invented_year_is_unverified():
@@ -60,5 +60,6 @@ def test_marker_after_the_full_stop_stays_with_its_sentence():
 
 def test_citation_carries_exact_span_and_quote():
     (citation,) = verify(compose_extractive(EVIDENCE[1:2]), EVIDENCE).citations
+    assert citation.n == 2
     assert (citation.source, citation.start, citation.end) == ("doc.txt", 61, 140)
     assert citation.quote == EVIDENCE[1].text and citation.verified
