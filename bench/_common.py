@@ -1,7 +1,7 @@
 """Helpers shared by the benchmark scripts in bench/ (not part of the ragchat package).
 
-Every benchmark compares things side by side in one process: repetitions are interleaved (the order rotates
-each round) so that noise from a shared 2-core machine hits every contender alike, and results are medians.
+Every benchmark compares things side by side in one process: repetitions are interleaved (in a fresh
+shuffled order each round) so that noise from a shared 2-core machine hits every contender alike, and results are medians.
 """
 
 from __future__ import annotations
@@ -44,15 +44,27 @@ def percentile(xs: list[float], q: float) -> float:
     return float(s[rank - 1])
 
 
+def orders(names: list[str], seed: int = 0):
+    """An endless stream of orders of names: each a fresh deterministic shuffle, so that over many steps
+    every contender runs first, last and after each other contender about equally often (a rotation would
+    always put the same contender after a cache-flushing one)."""
+    rng = random.Random(seed)
+    while True:
+        order = list(names)
+        rng.shuffle(order)
+        yield order
+
+
 def interleaved(contenders: dict[str, Callable[[], float | None]], rounds: int, log=print) -> dict[str, list[float]]:
-    """Run each contender once per round, the order rotating each round; returns seconds per run.
+    """Run each contender once per round, in a shuffled order each round; returns seconds per run.
 
     A contender returns None (time it here) or its own measured seconds (when setup must be excluded).
     """
     names = list(contenders)
     times: dict[str, list[float]] = {n: [] for n in names}
+    shuffled = orders(names)
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = next(shuffled)
         for name in order:
             t0 = time.perf_counter()
             got = contenders[name]()
@@ -87,6 +99,17 @@ def machine_note() -> str:
     )
 
 
+def code_note() -> str:
+    """Which ragchat code was measured: a hash of its sources and the newest file's time (the code moves)."""
+    import hashlib
+
+    files = sorted((ROOT / "ragchat").glob("*.py"))
+    digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()[:12]
+    newest = max(files, key=lambda f: f.stat().st_mtime)
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(newest.stat().st_mtime))
+    return f"ragchat sources sha256:{digest} (newest {newest.name}, {when} UTC)"
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -95,8 +118,13 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
 def varied_copies(text: str, n: int) -> list[str]:
-    """n versions of text: copy 0 as is, the others with paragraph order and the sentences inside each
-    paragraph shuffled deterministically (so every copy has its own chunks, ids and texts)."""
+    """n versions of text: copy 0 as is; in the others the paragraph order and the sentences inside each
+    paragraph are shuffled deterministically, and in every sentence of 2+ words two words swap places.
+
+    The swap matters: ragchat embeds each distinct sentence once (vectors keyed by content), so copies made
+    of the same sentences would be nearly free to index and flatter it. With it, every copy has its own
+    sentences, chunks, ids and texts, of the same lengths and vocabulary as the seed.
+    """
     from ragchat.sentences import sentence_spans
 
     paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
@@ -105,12 +133,21 @@ def varied_copies(text: str, n: int) -> list[str]:
         rng = random.Random(1000 + i)
         shuffled = []
         for p in paragraphs:
-            sentences = [p[a:b] for a, b in sentence_spans(p)]
+            sentences = [_swap_two_words(p[a:b], rng) for a, b in sentence_spans(p)]
             rng.shuffle(sentences)
             shuffled.append(" ".join(sentences))
         rng.shuffle(shuffled)
         out.append("\n\n".join(shuffled) + "\n")
     return out
+
+
+def _swap_two_words(sentence: str, rng: random.Random) -> str:
+    words = sentence.split(" ")
+    if len(words) < 2:
+        return sentence
+    a, b = rng.sample(range(len(words)), 2)
+    words[a], words[b] = words[b], words[a]
+    return " ".join(words)
 
 
 def write_corpus(folder: Path, copies: int) -> list[Path]:

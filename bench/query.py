@@ -3,14 +3,15 @@ emb.model.encode(q) + a faiss IndexFlatIP search over the very same vectors.
 
 Questions: every question in tests/data/qa.jsonl. Index: seeds/ built into a temporary folder (or, with
 --copies N, the seed written as N shuffled files, as in bench/indexing.py). Each round asks every question
-of every contender back to back, the order of contenders rotating per question, so noise is shared.
-Diagnostic contenders show where ragchat's extra time goes: `embed` (emb.encode_query alone) and
-`keyword` (the BM25 search alone).
+of every contender back to back, in a fresh shuffled order per question, so noise is shared.
+Diagnostic contenders show where ragchat's extra time goes: `embed` (emb.encode_query alone), `keyword`
+(the BM25 search alone) and `dense` (the store's FAISS search alone, query vector precomputed).
 
 Target: median latency ratio ragchat/raw <= 1.3.
 
     .venv/bin/python bench/query.py            # full: all questions, 20 rounds
     .venv/bin/python bench/query.py --quick    # smoke: 20 questions, 2 rounds (< 60 s)
+    .venv/bin/python bench/query.py --faiss-threads 1   # what ragchat would get with single-threaded FAISS
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, help="passes over the questions (default 20; quick 2)")
     ap.add_argument("--copies", type=int, default=0, help="index the seed as N shuffled files instead of seeds/")
     ap.add_argument("--threads", type=int, help="torch threads (default: Settings().torch_threads)")
+    ap.add_argument("--faiss-threads", type=int,
+                    help="faiss.omp_set_num_threads(N) before measuring (default: leave faiss as ragchat leaves it)")
     args = ap.parse_args()
     rounds = args.rounds or (2 if args.quick else 20)
 
@@ -78,8 +81,16 @@ def main() -> int:
         def keyword(q: str):
             return store.search_keyword(q, max(K, retriever.candidates))
 
-        contenders = {"ragchat": ragchat, "raw": raw, "embed": embed, "keyword": keyword}
+        qvec = {q: emb.encode_query(q) for q in questions}
+
+        def dense(q: str):
+            return store.search_dense(qvec[q], max(K, retriever.candidates))
+
+        if args.faiss_threads:
+            faiss.omp_set_num_threads(args.faiss_threads)
+        contenders = {"ragchat": ragchat, "raw": raw, "embed": embed, "keyword": keyword, "dense": dense}
         print(f"# query latency  ({C.machine_note()})")
+        print(f"# {C.code_note()}")
         print(f"index: {report.chunks} chunks from {len(list(seeds.iterdir()))} file(s) ({store.vectors.kind}); "
               f"{len(questions)} questions x {rounds} rounds; torch threads {torch.get_num_threads()}, "
               f"faiss threads {faiss.omp_get_max_threads()}, k={K}, candidates={retriever.candidates}")
@@ -95,12 +106,10 @@ def main() -> int:
 
         names = list(contenders)
         ms: dict[str, list[float]] = {n: [] for n in names}
-        step = 0
+        shuffled = C.orders(names)
         for _ in range(rounds):
             for q in questions:
-                order = names[step % len(names):] + names[: step % len(names)]
-                step += 1
-                for n in order:
+                for n in next(shuffled):
                     t0 = time.perf_counter()
                     contenders[n](q)
                     ms[n].append((time.perf_counter() - t0) * 1000)

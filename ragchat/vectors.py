@@ -9,8 +9,9 @@ rebuilt from the surviving vectors once deletions pass a quarter of it.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -19,6 +20,21 @@ HNSW = "hnsw"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One query gains nothing from a second OpenMP thread, and IndexIDMap2 wakes one for every search to
+    translate ids: on a busy 2-core machine that costs 4 ms per query against 0.1 ms with one thread
+    (docs/BENCHMARKS.md). Builds keep FAISS's default, where threads do help (HNSW construction)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _new_faiss_index(dim: int, kind: str):
@@ -72,7 +88,8 @@ class VectorIndex:
         if live == 0 or k <= 0:
             return []
         fetch = min(k + len(self._deleted), int(self._index.ntotal))
-        scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), fetch)
+        with _one_thread():
+            scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), fetch)
         out = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and int(i) not in self._deleted]
         return out[:k]
 
