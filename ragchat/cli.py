@@ -105,6 +105,16 @@ def _ensure_index(settings: Settings, embedder) -> None:
         print(build_index(settings, embedder, progress=_progress_bar()).summary(), file=sys.stderr)
 
 
+def _ready(args: argparse.Namespace, settings: Settings):
+    """The embedder, with the index built if missing; None (after saying why) when there is no question."""
+    if args.question is None and not args.json:
+        print("error: give a question, or use --json to read questions from stdin", file=sys.stderr)
+        return None
+    embedder = _embedder(settings)
+    _ensure_index(settings, embedder)
+    return embedder
+
+
 def _questions(args: argparse.Namespace):
     """The question argument, or (with --json and none) each non-blank line of stdin, read as it comes."""
     if args.question is not None:
@@ -122,11 +132,9 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if k < 1:
         print(f"error: -k must be greater than 0, got {k}", file=sys.stderr)
         return 2
-    if args.question is None and not args.json:
-        print("error: give a question, or use --json to read questions from stdin", file=sys.stderr)
+    embedder = _ready(args, settings)
+    if embedder is None:
         return 2
-    embedder = _embedder(settings)
-    _ensure_index(settings, embedder)
     retriever = open_retriever(settings, embedder)
     for question in _questions(args):
         hits = retriever.search(question, k)
@@ -144,11 +152,9 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .qa import load
     from .schema import answer_json
 
-    if args.question is None and not args.json:
-        print("error: give a question, or use --json to read questions from stdin", file=sys.stderr)
+    embedder = _ready(args, settings)
+    if embedder is None:
         return 2
-    embedder = _embedder(settings)
-    _ensure_index(settings, embedder)
     qa = load(settings, embedder)
     status = 0
     for question in _questions(args):
