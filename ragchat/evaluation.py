@@ -184,7 +184,7 @@ def write_chart(scores: list[AnswerScores], path: Path) -> None:
     ax.set_xticks([j + width * (len(scores) - 1) / 2 for j in range(len(metrics))], labels)
     ax.set_ylim(0, 1.1)
     ax.set_title("ragchat eval")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(scores), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
