@@ -48,9 +48,6 @@ class Embedder:
         """Length in the model's own tokens, special tokens included: what max_seq_length limits."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
-    def fits(self, text: str) -> bool:
-        return self.word_pieces(text) <= self.max_seq_length
-
     def piece_counts(self, texts: list[str]) -> list[int]:
         """Word pieces of each text, without special tokens; one batched call into the fast tokenizer."""
         if not texts:

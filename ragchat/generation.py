@@ -176,6 +176,7 @@ class LocalGenerator(ChatGenerator):
         params.hostnames = ["127.0.0.1"]  # xllamacpp always listens; keep it on loopback on a free port
         params.port = 0
         params.warmup = False
+        params.verbosity = 1  # warnings and errors only: llama.cpp logs every request's timings at the default 3
         self._lock = threading.Lock()  # one generation at a time: two would each get half the CPU
         self.last_timings: dict = {}  # llama.cpp's own counts for the last call (prompt_n, predicted_per_second…)
         try:
