@@ -137,15 +137,17 @@ def answerable(question: str, ranked: Sequence[Candidate]) -> bool:
     """Whether the best evidence can answer the question at all; decided in code, not by a model.
 
     Off-topic questions fail the similarity floor. On-topic questions the documents do not answer usually
-    ask for a kind of thing (a date, a number) or name a year that no close sentence contains.
+    ask for a kind of thing (a date, a number) that no close sentence holds, or name a year their passages lack.
     """
     if not ranked or ranked[0].similarity < MIN_SIMILARITY:
         return False
     close = [c for c in ranked[:3] if c.score >= ranked[0].score - 0.1]
     if asked_type(question) and not any(c.typed for c in close):
         return False
+    # A year the question names must be in the passage of a close sentence (not necessarily the sentence
+    # itself: "the 2015 agreement ... by 2020" spreads over two sentences).
     years = set(_YEAR.findall(question))
-    return not years or any(years <= set(_YEAR.findall(c.text)) for c in close)
+    return not years or any(years & set(_YEAR.findall(c.hit.chunk.text)) for c in close)
 
 
 def best_first(question: str, ranked: Sequence[Candidate]) -> list[Candidate]:
