@@ -105,13 +105,15 @@ def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], sto
         window = vectors + 0.5 * (padded[:-2] + padded[2:])
         window /= np.maximum(np.linalg.norm(window, axis=1, keepdims=True), 1e-9)
         sims, contexts = vectors @ query, window @ query
-        for (start, end), text, sim, ctx in zip(chunk.sentences, chunk.sentence_texts(), sims, contexts):
-            key = (chunk.source, start, end)
-            if key in seen or not is_statement(text):
-                continue
-            seen.add(key)
-            words = set(tokenize([text])[0])
-            overlap = len(terms & words) / len(terms) if terms else 0.0
+        fresh = [
+            (span, text, sim, ctx)
+            for span, text, sim, ctx in zip(chunk.sentences, chunk.sentence_texts(), sims, contexts)
+            if (chunk.source, *span) not in seen and is_statement(text)
+        ]
+        seen.update((chunk.source, *span) for span, _, _, _ in fresh)
+        # One tokenizer call per passage, not per sentence: this runs on every question.
+        for ((start, end), text, sim, ctx), words in zip(fresh, tokenize([t for _, t, _, _ in fresh])):
+            overlap = len(terms & set(words)) / len(terms) if terms else 0.0
             out.append(Candidate(hit, start, end, text, float(sim), float(ctx), overlap, has_type(text, kind)))
     out.sort(key=lambda c: -c.score)
     return out
