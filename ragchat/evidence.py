@@ -17,7 +17,7 @@ from .keyword import tokenize
 from .store import Store
 from .types import Evidence, Hit
 
-LEXICAL_WEIGHT = 0.15
+LEXICAL_WEIGHT = 0.3
 TYPE_BONUS = 0.1  # a sentence holding the kind of thing asked for (a date for "when", a number for "how many")
 CONTEXT_WEIGHT = 0.3  # how much the passage around a sentence counts (short sentences lean on their neighbours)
 
@@ -38,12 +38,13 @@ _ASKS_NUMBER = re.compile(
     r"\bhow (?:many|much|long|large|big|far|old|high|deep)\b|\b(?:population|gdp|percentage|number of|volume|cost|price)\b",
     re.IGNORECASE,
 )
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
 _ENDS_LIKE_SENTENCE = re.compile(r"[.!?…][\"”’')\]]*$")
 
 
 def asked_type(question: str) -> str | None:
     """"time" or "number" when the question asks for one (the answer must then contain one), else None."""
-    if _ASKS_TIME.search(question):
+    if _ASKS_TIME.search(question) or _ASKS_SPAN.search(question):
         return "time"
     if _ASKS_NUMBER.search(question):
         return "number"
@@ -51,12 +52,15 @@ def asked_type(question: str) -> str | None:
 
 
 _SINCE = re.compile(r"\b(?:since|until|till)\s*$", re.IGNORECASE)
+# "Until when ...?", "Since what year ...?": here "until 1956" is the answer, not a span around it.
+_ASKS_SPAN = re.compile(r"\b(?:since|until|till)\s+(?:when|what year|which year|what date)\b", re.IGNORECASE)
 
 
-def has_type(text: str, kind: str | None) -> bool:
+def has_type(text: str, kind: str | None, spans_answer: bool = False) -> bool:
     if kind == "time":
-        # "since 1991" anchors a span of time; it does not say when the thing asked about happened.
-        return any(not _SINCE.search(text[: m.start()]) for m in _TEMPORAL.finditer(text))
+        # "since 1991" anchors a span of time; it does not say when the thing asked about happened
+        # (unless the question asks since or until when).
+        return any(spans_answer or not _SINCE.search(text[: m.start()]) for m in _TEMPORAL.finditer(text))
     if kind == "number":
         return bool(_NUMBER.search(text))
     return True
@@ -73,10 +77,11 @@ class Candidate:
     start: int
     end: int
     text: str
-    similarity: float  # cosine between question and sentence
+    similarity: float  # cosine between question and sentence (with the sentence before, if it opens "He ...")
     context: float  # cosine between question and the sentence with its neighbours
-    overlap: float  # share of the question's terms found in the sentence
+    overlap: float  # share of the question's terms found in the sentence, each weighted by its rarity (idf)
     typed: bool  # holds what the question asks for (see asked_type)
+    years: frozenset[str] = frozenset()  # years named in the passage or the text just before it
 
     @property
     def score(self) -> float:
@@ -88,10 +93,19 @@ class Candidate:
         )
 
 
+# A sentence opening with one of these is about something the sentence before named ("He labeled ...").
+_REFERS_BACK = re.compile(r"^(?:He|She|It|They|This|These)\b")
+# "In November of the same year ..." leans on a year stated earlier, often before the passage starts.
+LOOKBACK_CHARS = 800
+
+
 def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: Store) -> list[Candidate]:
     """Every statement-like sentence of the hits, once, scored; best first."""
     terms = set(tokenize([question])[0])
+    weights = store.term_weights(sorted(terms)) if terms else {}
+    total = sum(weights.values()) or 1.0
     kind = asked_type(question)
+    spans_answer = bool(_ASKS_SPAN.search(question))
     query = np.asarray(query_vector, dtype=np.float32)
     seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
@@ -104,17 +118,31 @@ def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], sto
         padded = np.vstack([np.zeros_like(vectors[:1]), vectors, np.zeros_like(vectors[:1])])
         window = vectors + 0.5 * (padded[:-2] + padded[2:])
         window /= np.maximum(np.linalg.norm(window, axis=1, keepdims=True), 1e-9)
-        sims, contexts = vectors @ query, window @ query
+        with_previous = vectors + padded[:-2]
+        with_previous /= np.maximum(np.linalg.norm(with_previous, axis=1, keepdims=True), 1e-9)
+        sims, contexts, joined = vectors @ query, window @ query, with_previous @ query
+        document = store.documents.get(chunk.source)
+        before = document.text[max(0, chunk.start - LOOKBACK_CHARS) : chunk.start] if document else ""
+        years = frozenset(_YEAR.findall(before + chunk.text))
+        texts = chunk.sentence_texts()
         fresh = [
-            (span, text, sim, ctx)
-            for span, text, sim, ctx in zip(chunk.sentences, chunk.sentence_texts(), sims, contexts)
-            if (chunk.source, *span) not in seen and is_statement(text)
+            i for i, span in enumerate(chunk.sentences)
+            if (chunk.source, *span) not in seen and is_statement(texts[i])
         ]
-        seen.update((chunk.source, *span) for span, _, _, _ in fresh)
+        seen.update((chunk.source, *chunk.sentences[i]) for i in fresh)
         # One tokenizer call per passage, not per sentence: this runs on every question.
-        for ((start, end), text, sim, ctx), words in zip(fresh, tokenize([t for _, t, _, _ in fresh])):
-            overlap = len(terms & set(words)) / len(terms) if terms else 0.0
-            out.append(Candidate(hit, start, end, text, float(sim), float(ctx), overlap, has_type(text, kind)))
+        for i, words in zip(fresh, tokenize([texts[i] for i in fresh])):
+            similarity = float(sims[i])
+            if i > 0 and _REFERS_BACK.match(texts[i]):
+                similarity = max(similarity, float(joined[i]))
+            overlap = sum(weights[t] for t in terms.intersection(words)) / total
+            start, end = chunk.sentences[i]
+            out.append(
+                Candidate(
+                    hit, start, end, texts[i], similarity, float(contexts[i]), overlap,
+                    has_type(texts[i], kind, spans_answer), years,
+                )
+            )
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -132,7 +160,7 @@ def select(ranked: Sequence[Candidate], limit: int, margin: float) -> list[Evide
 
 
 MIN_SIMILARITY = 0.35  # below this the best sentence is about something else (calibrated: docs/BENCHMARKS.md)
-_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+CLOSE_MARGIN = 0.2  # sentences within this of the best may hold the date or number asked for
 
 
 def answerable(question: str, ranked: Sequence[Candidate]) -> bool:
@@ -143,13 +171,13 @@ def answerable(question: str, ranked: Sequence[Candidate]) -> bool:
     """
     if not ranked or ranked[0].similarity < MIN_SIMILARITY:
         return False
-    close = [c for c in ranked[:3] if c.score >= ranked[0].score - 0.1]
+    close = [c for c in ranked[:3] if c.score >= ranked[0].score - CLOSE_MARGIN]
     if asked_type(question) and not any(c.typed for c in close):
         return False
-    # A year the question names must be in the passage of a close sentence (not necessarily the sentence
-    # itself: "the 2015 agreement ... by 2020" spreads over two sentences).
+    # A year the question names must be near a close sentence (not necessarily in it: "the 2015 agreement
+    # ... by 2020" spreads over two sentences, "in November of the same year" names it a paragraph before).
     years = set(_YEAR.findall(question))
-    return not years or any(years & set(_YEAR.findall(c.hit.chunk.text)) for c in close)
+    return not years or any(years & c.years for c in close)
 
 
 def best_first(question: str, ranked: Sequence[Candidate]) -> list[Candidate]:

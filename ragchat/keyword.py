@@ -7,6 +7,7 @@ builds thousands of chunks in milliseconds), so keyword and vector search always
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -72,6 +73,19 @@ class KeywordIndex:
         return [
             (int(self.ids[p]), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0
         ]
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each (tokenized) term; a term no passage holds weighs most."""
+        n = len(self.ids)
+        index = self._retriever
+        vocab = getattr(index, "vocab_dict", None) or {}
+        indptr = index.scores["indptr"] if n else None
+        out = {}
+        for term in terms:
+            at = vocab.get(term)
+            df = 0 if at is None else int(indptr[at + 1] - indptr[at])
+            out[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return out
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

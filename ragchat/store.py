@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -128,6 +128,10 @@ class Store:
 
     def search_keyword(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         return [(self.chunks[i], s) for i, s in self.keyword.search(query, k)]
+
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        """How rare each keyword term is across the passages (BM25 idf)."""
+        return self.keyword.idf(terms)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         i = self._by_chunk_id.get(chunk_id)
