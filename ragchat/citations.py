@@ -64,11 +64,41 @@ def supported(sentence: str, evidence_text: str) -> bool:
         if quote.strip() not in evidence_text:
             return False
     haystack = _fold(evidence_text)
-    return all(_fold(fact) in haystack for fact in required_facts(plain))
+    # "a ten-day visit" supports "10 days": a number may be written out in the evidence.
+    spelled = _SPELLED.sub(lambda m: _SMALL_NUMBERS[m.group(0)], haystack)
+    return all((fact := _fold(f)) in haystack or fact in spelled for f in required_facts(plain))
+
+
+_SMALL_NUMBERS = {
+    word: str(n)
+    for n, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+_SPELLED = re.compile(rf"\b(?:{'|'.join(_SMALL_NUMBERS)})\b")
 
 
 def _fold(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("‘", "'").lower().split())
+
+
+_WORD = re.compile(r"\w{3,}")
+
+
+def attribute(text: str, evidence: Sequence[Evidence]) -> str:
+    """Give an answer written without markers the marker of the evidence that supports it: of the sentences
+    that pass `supported`, the one sharing most of its words (the earlier, better-ranked one on a tie).
+    Text that already cites, or that no sentence supports, is returned as it is (verify judges it)."""
+    if not text.strip() or markers(text):
+        return text
+    words = set(_WORD.findall(_fold(text)))
+    best, shared = None, 0
+    for e in evidence:
+        count = len(words & set(_WORD.findall(_fold(e.text))))
+        if count > shared and supported(text, e.text):
+            best, shared = e, count
+    return f"{text.strip()} [{best.n}]" if best else text
 
 
 def verify(text: str, evidence: Sequence[Evidence]) -> Verified:

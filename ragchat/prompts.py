@@ -8,12 +8,13 @@ from pathlib import Path
 from .errors import ConfigError
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
-NAMES = ("answer_system", "answer_user", "condense", "abstain")
+NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain")
 
 
 @dataclass(frozen=True)
 class Prompts:
-    answer_system: str
+    answer_system: str  # a free answer with [n] markers (servers whose models follow instructions well)
+    short_answer_system: str  # a few words copied from the evidence, as JSON (the small bundled model)
     answer_user: str  # {evidence}, {question}
     condense: str  # {history}, {question}
     abstain: str  # the fixed message for questions the documents do not answer

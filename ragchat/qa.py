@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator, Mapping, Sequence
 
 from . import evidence as evidence_mod
-from .citations import compose_extractive, verify
+from .citations import attribute, compose_extractive, verify
 from .embedding import Embedder, load_embedder
 from .errors import ModelError, QuestionError, QuestionTooLongError
 from .generation import NOT_ANSWERED, Extractive, Generator, Turn, local_available, make_generator
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # (how many sentences, how far below the best they may score). Extractively the evidence *is* the answer, so
 # a second sentence joins only when it scores almost as well as the best; a model reads more and picks.
+# Prompt processing dominates local latency: always showing five sentences instead of those within 0.25
+# answered one more question of 91 and took 1.2 s longer (median; docs/BENCHMARKS.md).
 EVIDENCE_EXTRACTIVE = (3, 0.03)
 EVIDENCE_FOR_MODEL = (5, 0.25)
 HISTORY_TURNS = 6
@@ -116,7 +118,9 @@ class QA:
             timings["total"] = _ms(started)
             yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
             return
-        checked = verify(text, chosen) if failure is None else None
+        # A generator that answers in the evidence's own words without markers gets them here, from the
+        # sentence that supports the words; verify() then checks that sentence like any other citation.
+        checked = verify(attribute(text, chosen), chosen) if failure is None else None
         if checked is None or checked.verified_sentences == 0:
             # Nothing the model wrote survived verification: give the evidence itself.
             reason = failure or f"the {generator.mode} answer could not be verified against the passages"

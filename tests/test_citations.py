@@ -1,5 +1,5 @@
 from ragchat import Chunk, Evidence
-from ragchat.citations import compose_extractive, markers, render_evidence, supported, verify
+from ragchat.citations import attribute, compose_extractive, markers, render_evidence, supported, verify
 
 CHUNK = Chunk(id="c1", source="doc.txt", start=0, end=200, text="x")
 EVIDENCE = [
@@ -63,3 +63,18 @@ def test_citation_carries_exact_span_and_quote():
     assert citation.n == 2
     assert (citation.source, citation.start, citation.end) == ("doc.txt", 61, 140)
     assert citation.quote == EVIDENCE[1].text and citation.verified
+
+
+def test_an_answer_without_markers_is_attributed_to_the_sentence_that_supports_it():
+    assert attribute("the first since 1991", EVIDENCE) == "the first since 1991 [2]"
+    assert attribute("General Sergei Shoigu", EVIDENCE) == "General Sergei Shoigu [1]"
+    # Nothing holds 2014: no marker, and verify() then finds the sentence unsupported.
+    assert attribute("July 2014", EVIDENCE) == "July 2014"
+    assert verify(attribute("July 2014", EVIDENCE), EVIDENCE).verified_sentences == 0
+    assert attribute("Shoigu in July [3]", EVIDENCE) == "Shoigu in July [3]"  # already cites: left to verify
+
+
+def test_a_number_written_out_in_the_evidence_supports_its_digits():
+    assert supported("a 10-day visit", "Ri Su Yong paid a ten-day visit to Russia.")
+    assert supported("5 countries", "one of five countries that voted against")
+    assert not supported("7 days", "Ri Su Yong paid a ten-day visit to Russia.")
