@@ -129,6 +129,9 @@ class QA:
             if text:
                 yield "\n\n"
             yield checked.answer
+        elif checked.answer.startswith(text.strip()) and len(checked.answer) > len(text.strip()):
+            # The marker attribute() added: stream it too, so the streamed text reads as the final answer.
+            yield checked.answer[len(text.strip()) :]
         timings["total"] = _ms(started)
         yield replace(
             base,

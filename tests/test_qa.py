@@ -108,3 +108,50 @@ def test_unreachable_openai_server_falls_back_to_extractive(seed_index, embedder
     assert answer.answerable and answer.mode == "extractive"
     assert any("cannot reach the OpenAI-compatible server" in w for w in answer.warnings)
     _assert_exact(answer, qa)
+
+
+class _WordsOnly:
+    """A generator that answers in a few words of the evidence and no markers, as the local model does
+    (a fake for the orchestration only: the real model is in test_generation and `ragchat eval`)."""
+
+    mode = "local"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def answer(self, question, evidence):
+        yield from self.reply.split(" ")[:1] + [" " + w for w in self.reply.split(" ")[1:]]
+
+    def rewrite(self, question, history):
+        return question
+
+
+def _with_generator(qa, generator):
+    from ragchat.qa import QA
+
+    fresh = QA(qa.settings, qa.embedder, qa.retriever, qa.prompts)
+    fresh._generators["local"] = generator
+    return fresh
+
+
+def test_words_without_markers_are_cited_and_the_marker_is_streamed(qa):
+    qa = _with_generator(qa, _WordsOnly("Kang Sun-nam"))
+    items = list(qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local"))
+    answer = items[-1]
+    assert answer.mode == "local" and answer.answer == "Kang Sun-nam [1]"
+    assert "".join(items[:-1]) == answer.answer
+    assert answer.citations[0].verified and "Kang Sun-nam" in answer.citations[0].quote
+    _assert_exact(answer, qa)
+
+
+def test_words_no_evidence_holds_fall_back_to_the_passages(qa):
+    qa = _with_generator(qa, _WordsOnly("General Ivanov"))
+    answer = qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
+    assert answer.mode == "extractive" and "Kang Sun-nam" in answer.answer
+    assert any("could not be verified" in w for w in answer.warnings)
+
+
+def test_not_in_documents_abstains(qa):
+    qa = _with_generator(qa, _WordsOnly("NOT IN DOCUMENTS"))
+    answer = qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
+    assert not answer.answerable and answer.citations == ()
