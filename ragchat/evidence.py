@@ -99,6 +99,10 @@ _REFERS_BACK = re.compile(r"^(?:He|She|It|They|This|These)\b")
 LOOKBACK_CHARS = 800
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+
 def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: Store) -> list[Candidate]:
     """Every statement-like sentence of the hits, once, scored; best first."""
     terms = set(tokenize([question])[0])
@@ -116,10 +120,8 @@ def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], sto
         vectors = store.sentences_of(chunk)
         # A sentence in context: itself plus half of each neighbour, renormalised.
         padded = np.vstack([np.zeros_like(vectors[:1]), vectors, np.zeros_like(vectors[:1])])
-        window = vectors + 0.5 * (padded[:-2] + padded[2:])
-        window /= np.maximum(np.linalg.norm(window, axis=1, keepdims=True), 1e-9)
-        with_previous = vectors + padded[:-2]
-        with_previous /= np.maximum(np.linalg.norm(with_previous, axis=1, keepdims=True), 1e-9)
+        window = _unit(vectors + 0.5 * (padded[:-2] + padded[2:]))
+        with_previous = _unit(vectors + padded[:-2])
         sims, contexts, joined = vectors @ query, window @ query, with_previous @ query
         document = store.documents.get(chunk.source)
         before = document.text[max(0, chunk.start - LOOKBACK_CHARS) : chunk.start] if document else ""
