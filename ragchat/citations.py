@@ -23,6 +23,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _QUOTED = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
 # Capitalised words that are not sentence-initial: names, places, organisations.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
+# Months are dates wherever they stand: a short answer "July 2014" opens with one.
+_MONTH = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
 
 
 def render_evidence(evidence: Sequence[Evidence]) -> str:
@@ -51,8 +53,9 @@ class Verified:
 
 
 def required_facts(sentence: str) -> list[str]:
-    """What a sentence claims that its evidence must also contain: numbers, names, quotations."""
+    """What a sentence claims that its evidence must also contain: numbers, dates, names."""
     facts = [m.group(0) for m in _NUMBER.finditer(sentence)]
+    facts += [m.group(0) for m in _MONTH.finditer(sentence)]
     facts += [m.group(0) for m in _NAME.finditer(sentence)]
     return facts
 

@@ -74,6 +74,12 @@ def test_an_answer_without_markers_is_attributed_to_the_sentence_that_supports_i
     assert attribute("Shoigu in July [3]", EVIDENCE) == "Shoigu in July [3]"  # already cites: left to verify
 
 
+def test_a_month_opening_a_short_answer_must_be_in_the_evidence():
+    # "July" from one sentence and "2014" from another do not make a date either sentence supports.
+    assert not supported("July 2014", "In February 2014, a delegation traveled to Sochi.")
+    assert supported("end of July", "At the end of July, Shoigu visited Pyongyang.")
+
+
 def test_a_number_written_out_in_the_evidence_supports_its_digits():
     assert supported("a 10-day visit", "Ri Su Yong paid a ten-day visit to Russia.")
     assert supported("5 countries", "one of five countries that voted against")
