@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from ragchat import Settings  # noqa: E402
 from ragchat import evidence as evidence_mod  # noqa: E402
 from ragchat.citations import render_evidence  # noqa: E402
-from ragchat.generation import SHORT_ANSWER_SCHEMA, local_available  # noqa: E402
+from ragchat.generation import SHORT_ANSWER_GRAMMAR, local_available  # noqa: E402
 from ragchat.qa import EVIDENCE_FOR_MODEL, load  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def main() -> None:
             request = {"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
                                     {"role": "user", "content": user}],
                        "max_tokens": settings.max_answer_tokens, "temperature": 0, "stream": False, "cache_prompt": True,
-                       "response_format": {"type": "json_schema", "json_schema": {"schema": SHORT_ANSWER_SCHEMA}}}
+                       "grammar": SHORT_ANSWER_GRAMMAR}
             result = generator._server.handle_chat_completions(request)
             raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))
         print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {pct(first, 0.95):.0f} ms; "

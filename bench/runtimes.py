@@ -1,7 +1,7 @@
 """The local model under two llama.cpp bindings, side by side: xllamacpp (what ragchat uses) and llama-cpp-python.
 
 Both run the bundled Qwen2.5-Coder-1.5B GGUF on the exact requests ragchat's local mode sends (short-answer
-system prompt, the question's evidence sentences, the JSON schema), 2 threads, context 2,048, temperature 0,
+system prompt, the question's evidence sentences, the JSON grammar), 2 threads, context 2,048, temperature 0,
 streaming. Each runtime runs in its own process (both bundle their own ggml); rounds alternate the order.
 Per request: time to the first streamed token (≈ prompt processing), then generation speed.
 
@@ -47,8 +47,7 @@ def worker(runtime: str, model: str, prompts_file: str) -> None:
 
         def stream(r: dict):
             body = {"messages": r["messages"], "max_tokens": r["max_tokens"], "temperature": 0, "stream": True,
-                    "cache_prompt": True,
-                    "response_format": {"type": "json_schema", "json_schema": {"schema": r["schema"]}}}
+                    "cache_prompt": True, "grammar": r["grammar"]}
             pieces: queue.Queue = queue.Queue()
             done = object()
             threading.Thread(target=lambda: (server.handle_chat_completions(body, pieces.put), pieces.put(done)),
@@ -59,14 +58,14 @@ def worker(runtime: str, model: str, prompts_file: str) -> None:
                     if (choice.get("delta") or {}).get("content"):
                         yield choice["delta"]["content"]
     else:
-        from llama_cpp import Llama
+        from llama_cpp import Llama, LlamaGrammar
 
         llm = Llama(model_path=model, n_ctx=CONTEXT, n_threads=THREADS, n_threads_batch=THREADS, verbose=False)
 
         def stream(r: dict):
             for chunk in llm.create_chat_completion(
                 messages=r["messages"], max_tokens=r["max_tokens"], temperature=0, stream=True,
-                response_format={"type": "json_object", "schema": r["schema"]},
+                grammar=LlamaGrammar.from_string(r["grammar"], verbose=False),
             ):
                 content = chunk["choices"][0]["delta"].get("content")
                 if content:
@@ -94,7 +93,7 @@ def build_requests(n: int) -> list[dict]:
     from ragchat import evidence as evidence_mod
     from ragchat.citations import render_evidence
     from ragchat.evaluation import load_qa
-    from ragchat.generation import SHORT_ANSWER_SCHEMA
+    from ragchat.generation import SHORT_ANSWER_GRAMMAR
     from ragchat.qa import EVIDENCE_FOR_MODEL, load
 
     settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=ROOT / "index")
@@ -108,7 +107,7 @@ def build_requests(n: int) -> list[dict]:
         user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=item.question)
         out.append({"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
                                  {"role": "user", "content": user}],
-                    "max_tokens": settings.max_answer_tokens, "schema": SHORT_ANSWER_SCHEMA})
+                    "max_tokens": settings.max_answer_tokens, "grammar": SHORT_ANSWER_GRAMMAR})
     return out
 
 
@@ -166,7 +165,7 @@ def main() -> None:
     print(f"\nllama-cpp-python / xllamacpp: first token {statistics.median(lcp['first_s']) / statistics.median(x['first_s']):.2f}x "
           f"the time, generation {statistics.median(lcp['gen_tps']) / statistics.median(x['gen_tps']):.2f}x the speed")
     same = sum(_answer(a) == _answer(b) for a, b in zip(x["texts"], lcp["texts"]))
-    print(f"identical answers (the JSON's answer field; whitespace around it differs): {same} of {len(x['texts'])}")
+    print(f"identical answers: {same} of {len(x['texts'])}")
 
 
 def _answer(reply: str) -> str | None:
