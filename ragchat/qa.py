@@ -102,22 +102,31 @@ class QA:
             return
 
         clock = time.perf_counter()
-        text, failure = "", None
+        text, failure, held = "", None, True  # held: the text so far could still be NOT IN DOCUMENTS
         try:
             for delta in generator.answer(standalone, chosen):
                 if not text:
                     timings["first_token"] = _ms(started)
                 text += delta
-                yield delta
+                if held and not NOT_ANSWERED.startswith(text.strip().upper()):
+                    held = False
+                    delta = text  # release what was held back
+                if not held:
+                    yield delta
         except ModelError as e:
             failure = str(e)
             log.warning("%s; answering extractively", e)
         timings["generate"] = _ms(clock)
 
         if failure is None and NOT_ANSWERED in text.upper():
+            # The reader sees the fixed message, never the model's code word.
+            if held:
+                yield self.prompts.abstain
             timings["total"] = _ms(started)
             yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
             return
+        if held and text:  # it began like the code word but was not: the reader gets it after all
+            yield text
         # A generator that answers in the evidence's own words without markers gets them here, from the
         # sentence that supports the words; verify() then checks that sentence like any other citation.
         checked = verify(attribute(text, chosen), chosen) if failure is None else None

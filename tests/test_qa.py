@@ -151,7 +151,14 @@ def test_words_no_evidence_holds_fall_back_to_the_passages(qa):
     assert any("could not be verified" in w for w in answer.warnings)
 
 
-def test_not_in_documents_abstains(qa):
+def test_not_in_documents_abstains_and_is_never_shown(qa):
     qa = _with_generator(qa, _WordsOnly("NOT IN DOCUMENTS"))
-    answer = qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
+    *deltas, answer = qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
     assert not answer.answerable and answer.citations == ()
+    assert "".join(deltas) == answer.answer == Prompts.load().abstain
+
+
+def test_an_answer_that_begins_like_the_code_word_is_streamed_whole(qa):
+    qa = _with_generator(qa, _WordsOnly("NOT IN DOUBT: Kang Sun-nam"))
+    *deltas, answer = qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
+    assert "".join(deltas).startswith("NOT IN DOUBT: Kang Sun-nam")
