@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
+from .citations import MARKER
 from .errors import DocumentError
 from .loading import SUPPORTED_SUFFIXES, file_sha256, load_file
 from .types import Answer, Citation, Document
@@ -28,7 +29,6 @@ from .types import Answer, Citation, Document
 PASSAGE_CONTEXT = 240  # at most this many characters of the passage are shown on each side of the quote
 MAX_NAME = 80
 
-_MARKER = re.compile(r"\[(\d{1,4})\]")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n[\s]*")
 
 
@@ -119,7 +119,7 @@ def _with_refs(escaped: str, by_n: dict[int, Citation], aid: str) -> str:
         title = esc(f"{c.source}, {span_label(c.start, c.end)}")
         return f'<a class="rc-ref" href="#cite-{aid}-{c.n}" title="{title}">[{c.n}]</a>'
 
-    return _MARKER.sub(link, escaped)
+    return MARKER.sub(link, escaped)
 
 
 def _unverified_segments(text: str, unverified: Sequence[str]) -> tuple[list[tuple[str, bool]], list[str]]:
@@ -139,10 +139,10 @@ def _unverified_segments(text: str, unverified: Sequence[str]) -> tuple[list[tup
             lost.append(sentence)
             continue
         end = at + len(sentence)
-        tail = _MARKER.match(text, end + 1) if text[end : end + 1] == " " else None  # keep its [n] inside the flag
+        tail = MARKER.match(text, end + 1) if text[end : end + 1] == " " else None  # keep its [n] inside the flag
         while tail:
             end = tail.end()
-            tail = _MARKER.match(text, end)
+            tail = MARKER.match(text, end)
         spans.append((at, end))
         position = end
     out, cursor = [], 0
