@@ -13,12 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import QA, ROOT, percentile  # noqa: I001 (sets up paths and the offline environment first)
 
 from ragchat import Settings  # noqa: E402
 from ragchat import evidence as evidence_mod  # noqa: E402
@@ -27,18 +23,13 @@ from ragchat.generation import SHORT_ANSWER_GRAMMAR, local_available  # noqa: E4
 from ragchat.qa import EVIDENCE_FOR_MODEL, load  # noqa: E402
 
 
-def pct(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="2 questions, extractive only")
     args = parser.parse_args()
     n = 2 if args.quick else args.n
-    rows = [json.loads(line) for line in (ROOT / "tests/data/qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for line in QA.read_text(encoding="utf-8").splitlines()]
     questions = [r["question"] for r in rows if r["answerable"]][:n]
     settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=ROOT / "index")
     qa = load(settings)
@@ -67,8 +58,8 @@ def main() -> None:
                        "grammar": SHORT_ANSWER_GRAMMAR}
             result = generator._server.handle_chat_completions(request)
             raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))
-        print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {pct(first, 0.95):.0f} ms; "
-              f"full answer median {statistics.median(total):.0f} ms, p95 {pct(total, 0.95):.0f} ms")
+        print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {percentile(first, 95):.0f} ms; "
+              f"full answer median {statistics.median(total):.0f} ms, p95 {percentile(total, 95):.0f} ms")
         if ours and raw:
             print(f"  prompt tokens median {statistics.median(prompt_tokens):.0f}; generation "
                   f"{statistics.median(ours):.1f} tok/s via ragchat vs {statistics.median(raw):.1f} tok/s raw "
