@@ -88,7 +88,7 @@ def _progress_bar() -> Callable[[int, int], None]:
 
     def update(done: int, total: int) -> None:
         if not bar:
-            bar.append(tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=total < 64))
+            bar.append(tqdm(total=total, unit="sentence", desc="embedding", file=sys.stderr, disable=total < 64))
         bar[0].update(done - bar[0].n)
         if done >= total:
             bar[0].close()
