@@ -54,13 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default: RAGCHAT_TOP_K or 5)")
     p.set_defaults(run=_cmd_ask)
 
-    p = sub.add_parser("eval", help="score retrieval and answers on a QA file")
+    p = sub.add_parser("eval", help="score retrieval and answers on a QA file, or on a suite of corpora")
     p.add_argument("qa", nargs="?", type=Path, default=DEFAULT_QA, help=f"QA .jsonl file (default: {DEFAULT_QA})")
     p.add_argument("--retrieval", action="store_true", help="retrieval metrics only")
     p.add_argument("--mode", action="append", choices=[m for m in MODES if m != "auto"],
                    help="answer mode to evaluate (repeatable; default: extractive)")
-    p.add_argument("--out", type=Path, default=Path("docs/eval"), help="folder for eval.json and eval.png")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for eval.json and eval.png (default: docs/eval); with --suite, the JSON file "
+                   "(default: docs/eval/suite.json)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument("--suite", type=Path, help="a suite file (bench/corpora/suite.json): score every corpus in it, "
+                   "each with its own index under bench/out/index-<name>/")
+    p.add_argument("--split", choices=["dev", "heldout", "all"], default="dev",
+                   help="with --suite: which questions (default: dev)")
+    p.add_argument("--corpus", action="append", metavar="NAME", help="with --suite: only this corpus (repeatable)")
     p.set_defaults(run=_cmd_eval)
     return parser
 
@@ -193,6 +200,33 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluation import evaluate_retrieval, load_qa
     from .retrieval import open_retriever
 
+    if args.suite is not None:
+        from .evaluation import corpus_tables, evaluate_suite, load_suite, suite_json, summary_table
+
+        suite = load_suite(args.suite)
+        out = args.out or Path("docs/eval/suite.json")
+        if out.suffix.lower() != ".json":
+            out = out / "suite.json"
+        modes = args.mode or ["extractive"]
+        results = evaluate_suite(settings, _embedder(settings), suite, modes=modes, split=args.split,
+                                 retrieval_only=args.retrieval, names=args.corpus,
+                                 progress_factory=_progress_bar)
+        report = suite_json(results, suite, args.split)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if args.json:
+            print(json.dumps(report, indent=2))
+            return 0
+        for r in results:
+            print(corpus_tables(r) + "\n")
+        print(f"summary ({args.split} split)")
+        print(summary_table(results))
+        print(f"\nwrote {out}")
+        return 0
+    if args.split != "dev" or args.corpus:
+        print("error: --split and --corpus go with --suite", file=sys.stderr)
+        return 2
+    args.out = args.out or Path("docs/eval")
     items = load_qa(args.qa)
     embedder = _embedder(settings)
     _ensure_index(settings, embedder)
