@@ -94,6 +94,17 @@ def find_gold(gold: str, paths: list[Path]) -> list[Path]:
     return [p for p in paths if any(g in part for part in extract(p))]
 
 
+def find_gold_spaceless(gold: str, paths: list[Path]) -> list[Path]:
+    """The PDFs one of whose pages contains the gold once all whitespace is removed on both sides: for PDFs
+    whose extracted text lost its word spaces (see bench/corpora/debian-pdfs/SOURCE.md)."""
+    g = re.sub(r"\s+", "", gold)
+    return [p for p in paths if p.suffix.lower() == ".pdf"
+            and any(g in re.sub(r"\s+", "", part) for part in extract(p))]
+
+
+NOTES: list[str] = []  # golds accepted only space-insensitively
+
+
 def check_rows(rows: list[dict], paths: list[Path], where: str) -> list[str]:
     errors = []
     for number, row in enumerate(rows, start=1):
@@ -123,12 +134,20 @@ def check_rows(rows: list[dict], paths: list[Path], where: str) -> list[str]:
         if not 1 <= len(row["answers"]) <= 3:
             errors.append(f"{at}: answerable rows need 1-3 answers, got {len(row['answers'])}")
         found = find_gold(row["gold"], paths)
+        spaceless = False
+        if not found:
+            found = find_gold_spaceless(row["gold"], paths)
+            spaceless = bool(found)
         if not found:
             errors.append(f"{at}: gold not found in any document: {row['gold']!r}")
             continue
+        if spaceless:
+            NOTES.append(f"{at}: gold found in {found[0].name} only with whitespace removed")
         for answer in row["answers"]:
             a = normalise(answer).lower()
-            if not any(a in " ".join(extract(p)).lower() for p in found):
+            texts = [" ".join(extract(p)).lower() for p in found]
+            if not any(a in t for t in texts) and not (
+                    spaceless and any(re.sub(r"\s+", "", a) in re.sub(r"\s+", "", t) for t in texts)):
                 errors.append(f"{at}: answer {answer!r} not in the gold's document {found[0].name}")
     return errors
 
@@ -185,6 +204,8 @@ def main(argv: list[str]) -> int:
     for corpus in corpora:
         errors += check_corpus(corpus)
         print(summary(corpus))
+    for n in NOTES:
+        print("space-insensitive " + n)
     for e in errors:
         print("FAIL " + e)
     print(f"{len(errors)} problem(s)")
