@@ -88,3 +88,183 @@ def test_ask_cli_rejects_empty_question_in_one_line(monkeypatch, embedder, seed_
     code = cli.main(["--index", str(seed_index.index_dir), "ask", "  ", "--mode", "extractive"])
     err = capsys.readouterr().err
     assert code == 1 and err.strip() == "error: the question is empty: type a question about the documents"
+
+
+# --- Whitespace-normalised matching and the suite (no models) -----------------------------------------------
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+from ragchat.evaluation import (
+    AnswerScores,
+    CorpusResult,
+    NormalisedText,
+    QAItem,
+    RetrievalScores,
+    _gold_span,
+    answer_present,
+    contains_normalised,
+    corpus_tables,
+    gold_rank,
+    load_suite,
+    normalise_space,
+    normalised_with_map,
+    select_split,
+    summary_markdown,
+    summary_table,
+)
+
+SUITE = Path(__file__).resolve().parent.parent / "bench" / "corpora" / "suite.json"
+
+
+def test_normalised_text_maps_every_character_back():
+    text = "  Alpha\t beta\n\n  gamma delta \n"
+    normal, offsets = normalised_with_map(text)
+    assert normal == " Alpha beta gamma delta "
+    assert len(offsets) == len(normal)
+    assert all(normal[i] == text[o] or (normal[i] == " " and text[o].isspace()) for i, o in enumerate(offsets))
+
+
+def test_find_returns_original_offsets_across_line_breaks():
+    text = "Intro.\n\nThe armistice was\n   signed on July 27,\n1953. After."
+    start, end = NormalisedText(text).find("armistice was signed on July 27, 1953")
+    assert text[start:end] == "armistice was\n   signed on July 27,\n1953"
+    assert NormalisedText(text).find("  armistice   was ") == (text.index("armistice"), text.index("was") + 3)
+    assert NormalisedText(text).find("ARMISTICE was", ignore_case=True) == (text.index("armistice"), text.index("was") + 3)
+    assert NormalisedText(text).find("ARMISTICE was") is None
+    assert NormalisedText(text).find("   ") is None
+    assert NormalisedText(text).find("armistice wassigned") is None
+
+
+def test_contains_and_answers_are_whitespace_normalised():
+    assert contains_normalised("Sunan International Airport", "at the Sunan\nInternational  Airport in")
+    assert not contains_normalised("sunan international airport", "at the Sunan\nInternational  Airport")
+    assert contains_normalised("sunan international airport", "at the Sunan\nInternational Airport", ignore_case=True)
+    assert answer_present(["nope", "end of  July"], "At the End of\nJuly, a delegation")
+    assert not answer_present([], "anything")
+    assert normalise_space("\n a \t b  ") == "a b"
+
+
+def test_gold_rank_matches_passages_with_other_line_breaks():
+    gold = "Kang Sun-nam, greeted Shoigu at the airport"
+    texts = ["nothing here", "General Kang Sun-nam,\ngreeted Shoigu at the\n\nairport. Then"]
+    assert gold_rank(gold, texts) == 2
+    assert gold_rank(gold, ["Kang Sun-nam greeted Shoigu"]) is None
+
+
+def test_gold_span_points_into_the_original_document_text():
+    docs = {"a.txt": SimpleNamespace(text="Nothing."), "b.html": SimpleNamespace(text="Title\n\nThe quota\n system allows limiting")}
+    item = QAItem("x", "q", "The quota system allows", ("quota",), True, "lexical")
+    source, start, end = _gold_span(item, docs)
+    assert source == "b.html" and docs["b.html"].text[start:end] == "The quota\n system allows"
+    assert _gold_span(QAItem("y", "q", None, (), False, "offtopic"), docs) is None
+    assert _gold_span(QAItem("z", "q", "absent words", ("a",), True, "lexical"), docs) is None
+
+
+class _FakeQA:
+    """Answers from a table, cites offsets into its one document: enough to score without models."""
+
+    def __init__(self, text, replies):
+        self.doc = SimpleNamespace(source="d.txt", text=text)
+        self.replies = replies
+
+    def documents(self):
+        return [self.doc]
+
+    def ask(self, question, mode=None):
+        reply = self.replies.get(question)
+        if reply is None:
+            return SimpleNamespace(answerable=False, answer="", citations=[], passages=[], timings_ms={"total": 1.0})
+        quote = reply
+        start = self.doc.text.index(quote)
+        citation = SimpleNamespace(source="d.txt", start=start, end=start + len(quote), quote=quote, verified=True)
+        chunk = SimpleNamespace(text=self.doc.text)
+        return SimpleNamespace(answerable=True, answer=" ".join(quote.split()) + " [1]", citations=[citation],
+                               passages=[SimpleNamespace(chunk=chunk)], timings_ms={"total": 2.0})
+
+
+def test_evaluate_answers_scores_with_normalised_gold_and_answers():
+    text = "Header\n\nThe heart of the system is the scheduler,\ncupsd, which is in the\ncups-daemon package.\n\nOther."
+    qa = _FakeQA(text, {"Which package has cupsd?": "cupsd, which is in the\ncups-daemon package",
+                        "What is elsewhere?": "Header"})
+    items = [
+        QAItem("a", "Which package has cupsd?", "the scheduler, cupsd, which is in the cups-daemon package",
+               ("cups-daemon package",), True, "lexical"),
+        QAItem("b", "What is elsewhere?", "Other.", ("other",), True, "paraphrase"),
+        QAItem("c", "Unknown?", None, (), False, "unanswerable"),
+    ]
+    s = evaluate_answers(qa, items, "extractive")
+    assert s.answer_accuracy == 0.5 and s.retrieval_hit_at_5 == 1.0
+    assert s.citation_precision == 0.5  # the first citation overlaps its gold span, the second does not
+    assert s.abstention_accuracy == 1.0 and s.failures == ("b",)
+    assert s.by_kind == {"lexical": {"questions": 1, "correct": 1}, "paraphrase": {"questions": 1, "correct": 0},
+                         "unanswerable": {"questions": 1, "correct": 1}}
+
+
+def test_load_qa_reads_split_with_a_default(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "a?", "gold": "x", "answers": ["x"], "split": "heldout"}\n'
+                    '{"question": "b?", "gold": null, "answers": []}\n', encoding="utf-8")
+    items = load_qa(path, default_split="dev")
+    assert [q.split for q in items] == ["heldout", "dev"]
+    assert [q.id for q in select_split(items, "heldout")] == ["1"]
+    assert len(select_split(items, "all")) == 2
+
+
+def test_the_suite_file_loads_with_both_splits():
+    suite = load_suite(SUITE)
+    names = [c.name for c in suite.corpora]
+    assert names[0] == "seed" and {"debian-handbook", "debian-pdfs"} <= set(names)
+    for corpus in suite.corpora:
+        assert corpus.docs.is_dir(), corpus.docs
+        assert len(select_split(corpus.items, "heldout")) >= 15, corpus.name
+        assert len({q.id for q in corpus.items}) == len(corpus.items), corpus.name
+    seed = suite.corpora[0]
+    assert sum(q.split == "dev" for q in seed.items) == len(load_qa(QA_FILE))
+
+
+def _check_qa_module():
+    import sys
+
+    if "check_qa" not in sys.modules:  # registered first: its dataclasses look their module up while being built
+        spec = importlib.util.spec_from_file_location("check_qa", SUITE.parent / "check_qa.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["check_qa"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["check_qa"]
+
+
+def test_every_qa_file_of_the_suite_passes_the_checker():
+    check = _check_qa_module()
+    for corpus in check.load_suite(SUITE):
+        assert check.check_corpus(corpus) == [], corpus.name
+
+
+def test_the_checker_catches_bad_rows(tmp_path):
+    check = _check_qa_module()
+    (tmp_path / "a.txt").write_text("The quota system allows\nlimiting disk space.", encoding="utf-8")
+    paths = [tmp_path / "a.txt"]
+    good = {"id": "1", "question": "q", "gold": "quota system allows limiting", "answers": ["disk space"],
+            "answerable": True, "kind": "lexical", "split": "dev"}
+    assert check.check_rows([good], paths, "t") == []
+    bad = [
+        {**good, "gold": "not in the text"},
+        {**good, "answers": ["absent answer"]},
+        {**good, "kind": "offtopic"},
+        {**good, "split": "test"},
+        {k: v for k, v in good.items() if k != "split"},
+    ]
+    assert len(check.check_rows(bad, paths, "t")) == len(bad)
+
+
+def test_suite_tables_render():
+    r = RetrievalScores("hybrid", 10, 0.5, 0.9, 0.65, ())
+    a = AnswerScores("extractive", 12, 10, 2, 0.9, 0.8, 0.7, 1.0, 0.5, 0.1, 20.0, 30.0, ("q1",),
+                     {"lexical": {"questions": 10, "correct": 8}})
+    result = CorpusResult("demo", "docs", "dev", 12, 3, 40, "incremental", (r,), (a,), 1.0)
+    text = corpus_tables(result)
+    assert "== demo" in text and "hybrid" in text and "0.800" in text and "lexical 8/10" in text
+    assert "demo" in summary_table([result]) and "extractive accuracy" in summary_table([result])
+    md = summary_markdown([result]).splitlines()
+    assert md[0].startswith("| corpus |") and md[1].startswith("|---|") and "| demo | 12 | 0.500 | 0.900 |" in md[2]
