@@ -20,9 +20,9 @@ def main() -> None:
     for item in load_qa(QA):
         vector = qa.embedder.encode_query(item.question)
         hits = qa.retriever.search(item.question, qa.settings.top_k, query_vector=vector)
-        ranked = evidence_mod.candidates(item.question, vector, hits, qa.retriever.store)
-        best = ranked[0] if ranked else None
-        rows.append((item.answerable, evidence_mod.answerable(item.question, ranked),
+        gathered = evidence_mod.gather(item.question, vector, hits, qa.retriever.store)
+        best = gathered.candidates[0] if gathered.candidates else None
+        rows.append((item.answerable, gathered.answerable,
                      best.similarity if best else 0.0, best.score if best else 0.0))
     answerable = sum(r[0] for r in rows)
     unanswerable = len(rows) - answerable

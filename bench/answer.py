@@ -20,7 +20,7 @@ from ragchat import Settings  # noqa: E402
 from ragchat import evidence as evidence_mod  # noqa: E402
 from ragchat.citations import render_evidence  # noqa: E402
 from ragchat.generation import SHORT_ANSWER_GRAMMAR, local_available  # noqa: E402
-from ragchat.qa import EVIDENCE_FOR_MODEL, load  # noqa: E402
+from ragchat.qa import load  # noqa: E402
 
 
 def main() -> None:
@@ -44,13 +44,13 @@ def main() -> None:
             total.append(answer.timings_ms["total"])
             if mode != "local":
                 continue
-            generator = qa._generators["local"]
+            generator = qa.generator("local")
             ours.append(generator.last_timings.get("predicted_per_second", 0.0))
             prompt_tokens.append(generator.last_timings.get("prompt_n", 0) + generator.last_timings.get("cache_n", 0))
             # The identical request, straight to the runtime.
             vector = qa.embedder.encode_query(q)
             hits = qa.retriever.search(q, settings.top_k, query_vector=vector)
-            chosen = evidence_mod.select(evidence_mod.best_first(q, evidence_mod.candidates(q, vector, hits, qa.retriever.store)), *EVIDENCE_FOR_MODEL)
+            chosen = evidence_mod.gather(q, vector, hits, qa.retriever.store).select(generator.budget.units, generator.budget.margin)
             user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=q)
             request = {"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
                                     {"role": "user", "content": user}],

@@ -94,7 +94,8 @@ def build_requests(n: int) -> list[dict]:
     from ragchat.citations import render_evidence
     from ragchat.evaluation import load_qa
     from ragchat.generation import SHORT_ANSWER_GRAMMAR
-    from ragchat.qa import EVIDENCE_FOR_MODEL, load
+    from ragchat.generation import ChatGenerator
+    from ragchat.qa import load
 
     settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=ROOT / "index")
     qa = load(settings)
@@ -102,8 +103,8 @@ def build_requests(n: int) -> list[dict]:
     for item in [q for q in load_qa(QA) if q.answerable][:n]:
         vector = qa.embedder.encode_query(item.question)
         hits = qa.retriever.search(item.question, settings.top_k, query_vector=vector)
-        ranked = evidence_mod.candidates(item.question, vector, hits, qa.retriever.store)
-        chosen = evidence_mod.select(evidence_mod.best_first(item.question, ranked), *EVIDENCE_FOR_MODEL)
+        budget = ChatGenerator.budget
+        chosen = evidence_mod.gather(item.question, vector, hits, qa.retriever.store).select(budget.units, budget.margin)
         user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=item.question)
         out.append({"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
                                  {"role": "user", "content": user}],

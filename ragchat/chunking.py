@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .sentences import sentence_spans
-from .types import Chunk, Document
+from .sentences import paragraph_spans, sentence_spans
+from .types import Block, Chunk, Document
 
 CountTokens = Callable[[str], int]
 
@@ -39,11 +39,50 @@ def chunk_id(source: str, text: str) -> str:
     return hashlib.sha256(f"{source}\n{text}".encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True)
+class Unit:
+    """The smallest piece that is embedded and cited: a sentence, list item, table row, code block or heading."""
+
+    start: int
+    end: int
+    kind: str
+    header: str = ""
+    section: int = 0  # index of the section (run of blocks under one heading) it belongs to
+
+
+_UNIT_KIND = {"paragraph": "sentence", "item": "item", "row": "row", "header": "header", "code": "code", "heading": "heading"}
+HEADING_SEPARATOR = " › "
+
+
+def sections(doc: Document) -> tuple[list[Block], list[tuple[str, ...]]]:
+    """The document's blocks and, per block, the heading path it stands under (its own, for a heading)."""
+    blocks = list(doc.blocks) or [Block("paragraph", a, b) for a, b in paragraph_spans(doc.text)]
+    paths: list[tuple[str, ...]] = []
+    stack: list[tuple[int, str]] = []
+    for b in blocks:
+        if b.kind == "heading":
+            level = b.level or 1
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, " ".join(doc.text[b.start : b.end].split())[:120]))
+        paths.append(tuple(t for _, t in stack))
+    return blocks, paths
+
+
+def heading_text(title: str, path: tuple[str, ...]) -> str:
+    parts = [title] if title else []
+    for p in path:
+        if p and (not parts or p != parts[-1]):
+            parts.append(p)
+    return HEADING_SEPARATOR.join(parts)
+
+
 def chunk_document(
     doc: Document, params: ChunkParams, count_tokens: CountTokens, limit: PieceLimit | None = None
 ) -> list[Chunk]:
     """Cut a document into chunks of at most params.max_tokens tokens that also stay within the
-    embedder's `limit`, which counts differently from the tokenizer."""
+    embedder's `limit`, which counts differently from the tokenizer. A chunk never crosses a heading: it
+    holds units of one section, and knows that section's heading path."""
     text = doc.text
 
     def ok(start: int, end: int) -> bool:
@@ -56,12 +95,30 @@ def chunk_document(
         texts = [text[a:b] for a, b in spans]
         return [count_tokens(t) for t in texts], (limit.count(texts) if limit else [0] * len(texts))
 
-    units: list[tuple[int, int]] = []
-    sentences = sentence_spans(text)
-    for span, tokens, wordpieces in zip(sentences, *measure(sentences)):
+    blocks, paths = sections(doc)
+    raw: list[Unit] = []
+    section = -1
+    previous: tuple[str, ...] | None = None
+    for block, path in zip(blocks, paths):
+        if path != previous:
+            section += 1
+            previous = path
+        kind = _UNIT_KIND.get(block.kind, "sentence")
+        spans = sentence_spans(text, block.start, block.end) if kind in ("sentence", "item") else [(block.start, block.end)]
+        raw.extend(Unit(a, b, kind, block.header, section) for a, b in spans)
+    headings: list[str] = []
+    previous = None
+    for path in paths:
+        if path != previous:
+            headings.append(heading_text(doc.title, path))
+            previous = path
+
+    units: list[Unit] = []
+    for unit, tokens, wordpieces in zip(raw, *measure([(u.start, u.end) for u in raw])):
         fits = tokens <= params.max_tokens and (limit is None or wordpieces + limit.special <= limit.maximum)
-        units.extend([span] if fits else _split_long(text, span[0], span[1], ok))
-    sizes, pieces = measure(units)
+        pieces = [(unit.start, unit.end)] if fits else _split_long(text, unit.start, unit.end, ok)
+        units.extend(Unit(a, b, unit.kind, unit.header, unit.section) for a, b in pieces)
+    sizes, pieces = measure([(u.start, u.end) for u in units])
     budget = limit.maximum - limit.special if limit else 0
 
     runs: list[tuple[int, int]] = []  # [i, j) ranges of units
@@ -70,17 +127,20 @@ def chunk_document(
         # Sizes of sentences nearly add up (word pieces exactly, across whitespace): grow by the sums,
         # then confirm the chunk with one exact count and shrink in the rare case it is over.
         j, tokens, wordpieces = i + 1, sizes[i], pieces[i]
-        while j < len(units):
+        while j < len(units) and units[j].section == units[i].section:
             tokens += sizes[j] + 1  # +1: the whitespace between sentences
             wordpieces += pieces[j]
             if tokens > params.max_tokens or (limit and wordpieces > budget):
                 break
             j += 1
-        while j - 1 > i and not ok(units[i][0], units[j - 1][1]):
+        while j - 1 > i and not ok(units[i].start, units[j - 1].end):
             j -= 1
         runs.append((i, j))
         if j >= len(units):
             break
+        if units[j].section != units[i].section:
+            i = j  # a new section starts afresh: overlap would carry another section's text
+            continue
         # Step back over trailing sentences worth at most `overlap` tokens, always moving forward.
         next_i, carried = j, 0
         while next_i - 1 > i and carried + sizes[next_i - 1] <= params.overlap_tokens:
@@ -91,13 +151,14 @@ def chunk_document(
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for i, j in runs:
-        start, end = units[i][0], units[j - 1][1]
+        start, end = units[i].start, units[j - 1].end
         piece = text[start:end]
         cid = chunk_id(doc.source, piece)
         # The same passage twice in one file: later copies get a suffix so ids stay unique and stable.
         seen[cid] = seen.get(cid, 0) + 1
         if seen[cid] > 1:
             cid = f"{cid}-{seen[cid]}"
+        run = units[i:j]
         chunks.append(
             Chunk(
                 id=cid,
@@ -106,7 +167,10 @@ def chunk_document(
                 end=end,
                 text=piece,
                 page=doc.page_at(start),
-                sentences=tuple(units[i:j]),
+                sentences=tuple((u.start, u.end) for u in run),
+                kinds=tuple(u.kind for u in run),
+                headers=tuple(u.header for u in run) if any(u.header for u in run) else (),
+                heading=headings[units[i].section] if headings else doc.title,
             )
         )
     return chunks

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from .language import Language, get as get_language
 from .sentences import sentence_spans
 from .types import Citation, Evidence
 
@@ -19,20 +20,17 @@ MARKER = re.compile(r"\[(\d{1,4})\]")
 # "[1, 2]" and "[1][2]" are both read; "[1-3]" is not a form we ask for.
 _GROUP = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})+)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,4}\])+[.,;]?\s*")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _QUOTED = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
 # Capitalised words that are not sentence-initial: names, places, organisations.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
-# Months are dates wherever they stand: a short answer "July 2014" opens with one.
-_MONTH = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
 
 
 def render_evidence(evidence: Sequence[Evidence]) -> str:
-    return "\n".join(f"[{e.n}] {' '.join(e.text.split())}" for e in evidence)
+    return "\n".join(f"[{e.n}] {e.readable()}" for e in evidence)
 
 
 def compose_extractive(evidence: Sequence[Evidence]) -> str:
-    """The answer made of the evidence sentences themselves, each followed by its marker."""
+    """The answer made of the evidence units themselves, each followed by its marker."""
     return " ".join(f"{' '.join(e.text.split())} [{e.n}]" for e in evidence)
 
 
@@ -52,99 +50,160 @@ class Verified:
     verified_sentences: int
 
 
-def required_facts(sentence: str) -> list[str]:
+FOUND, NOT_FOUND, NOTHING = "found", "not_found", "nothing_checkable"
+_RANK = {NOT_FOUND: 0, NOTHING: 1, FOUND: 2}
+
+
+def required_facts(sentence: str, language: Language | None = None) -> list[str]:
     """What a sentence claims that its evidence must also contain: numbers, dates, names."""
+    language = language or get_language("en")
     facts = [m.group(0) for m in _NUMBER.finditer(sentence)]
-    facts += [m.group(0) for m in _MONTH.finditer(sentence)]
+    months = language.month_pattern()
+    if months is not None:
+        facts += [m.group(0) for m in months.finditer(sentence)]
     facts += [m.group(0) for m in _NAME.finditer(sentence)]
     return facts
 
 
-def supported(sentence: str, evidence_text: str) -> bool:
-    """Every number, name and quotation in the sentence occurs in the cited evidence."""
-    plain = MARKER.sub("", sentence)
+def support(sentence: str, evidence_text: str, language: Language | None = None) -> str:
+    """Whether the evidence backs the sentence: FOUND when the sentence is the evidence's own words or every
+    number (compared as a value, on token boundaries), month, name (on word boundaries) and quotation in it
+    is in the evidence with no negation added or lost; NOT_FOUND when one is missing or a negation differs;
+    NOTHING when the sentence states no such fact (its wording is then not checked)."""
+    language = language or get_language("en")
+    plain = " ".join(MARKER.sub("", sentence).split()).strip(" .")
+    folded, haystack = _fold(plain), _fold(evidence_text)
+    if folded and re.search(rf"(?<!\w){re.escape(folded)}(?!\w)", haystack):
+        return FOUND
     for quote in _QUOTED.findall(plain):
-        if quote.strip() not in evidence_text:
-            return False
-    haystack = _fold(evidence_text)
-    # "a ten-day visit" supports "10 days": a number may be written out in the evidence.
-    spelled = _SPELLED.sub(lambda m: _SMALL_NUMBERS[m.group(0)], haystack)
-    return all((fact := _fold(f)) in haystack or fact in spelled for f in required_facts(plain))
+        if _fold(quote) not in haystack:
+            return NOT_FOUND
+    if _negation_differs(plain, evidence_text, language):
+        return NOT_FOUND
+    numbers = [m.group(0) for m in _NUMBER.finditer(plain)]
+    words = [w for w in required_facts(plain, language) if w not in numbers]
+    if not numbers and not words:
+        return NOTHING
+    values = _number_values(evidence_text, language)
+    if any(_value(n) not in values for n in numbers):
+        return NOT_FOUND
+    for word in words:
+        if not re.search(rf"(?<!\w){re.escape(_fold(word))}(?!\w)", haystack):
+            return NOT_FOUND
+    return FOUND
 
 
-_SMALL_NUMBERS = {
-    word: str(n)
-    for n, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
-    )
-}
-_SPELLED = re.compile(rf"\b(?:{'|'.join(_SMALL_NUMBERS)})\b")
+def supported(sentence: str, evidence_text: str, language: Language | None = None) -> bool:
+    """Nothing the sentence claims contradicts or is missing from the evidence."""
+    return support(sentence, evidence_text, language) != NOT_FOUND
+
+
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?=(?:st|nd|rd|th)?(?![\w]))")
+
+
+def _value(token: str) -> str:
+    """A number as a value: "1,000" and "1000" are equal, "3.50" is 3.5; versions ("1.2.3") stay text."""
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+", token):
+        token = token.replace(",", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", token):
+        number = float(token)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return token
+
+
+def _number_values(text: str, language: Language) -> set[str]:
+    values = {_value(m.group(0)) for m in _NUMBER.finditer(text)}
+    for word in language.words(text):
+        for part in word.split("-"):  # "ten-day"
+            if part in language.number_words:
+                values.add(_value(str(language.number_words[part])))
+    return values
+
+
+def _negation_differs(sentence: str, evidence_text: str, language: Language) -> bool:
+    """A negation in the sentence that the evidence lacks ("did not visit" from "visited"), or one in the
+    evidence right before a word the sentence repeats without it ("visited" from "did not visit")."""
+    said = language.words(sentence)
+    source = language.words(evidence_text)
+    said_negated = any(language.is_negation(w) for w in said)
+    if said_negated and not any(language.is_negation(w) for w in source):
+        return True
+    if said_negated:
+        return False
+    stems = {w[:5] for w in said if len(w) > 3 and w not in language.stop_words}
+    for i, word in enumerate(source):
+        if language.is_negation(word):
+            following = [w for w in source[i + 1 : i + 4] if w not in language.stop_words][:1]
+            if any(w[:5] in stems for w in following):
+                return True
+    return False
 
 
 def _fold(text: str) -> str:
-    return " ".join(text.replace("’", "'").replace("‘", "'").lower().split())
+    return " ".join(text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower().split())
 
 
 _WORD = re.compile(r"\w{3,}")
 
 
-def attribute(text: str, evidence: Sequence[Evidence]) -> str:
-    """Give an answer written without markers the marker of the evidence that supports it: of the sentences
+def attribute(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> str:
+    """Give an answer written without markers the marker of the evidence that supports it: of the units
     that pass `supported`, the one sharing most of its words (the earlier, better-ranked one on a tie).
-    Text that already cites, or that no sentence supports, is returned as it is (verify judges it)."""
+    Text that already cites, or that no unit supports, is returned as it is (verify judges it)."""
     if not text.strip() or markers(text):
         return text
-    words = set(_WORD.findall(_fold(text)))
+    language = language or get_language("en")
+    words = set(language.words(_fold(text)))
     best, shared = None, 0
     for e in evidence:
-        count = len(words & set(_WORD.findall(_fold(e.text))))
-        if count > shared and supported(text, e.text):
+        count = len(words & set(language.words(_fold(e.readable()))))
+        if count > shared and supported(text, e.readable(), language):
             best, shared = e, count
     return f"{text.strip()} [{best.n}]" if best else text
 
 
-def verify(text: str, evidence: Sequence[Evidence]) -> Verified:
-    """Check generated text against the evidence it cites and build the citations."""
+def verify(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> Verified:
+    """Check generated text against the evidence it cites and build the citations.
+
+    Markers are renumbered in the order they first appear in the answer, so a reader's first citation is
+    [1] whichever evidence unit it is; markers that point nowhere are removed."""
+    language = language or get_language("en")
     text = normalise_markers(text).strip()
     by_n = {e.n: e for e in evidence}
-    sentences = _answer_sentences(text)
-    # Numbers are kept as the generator wrote them (not renumbered), so text already streamed to a reader
-    # matches the citations that arrive at the end.
-    order: list[int] = []
-    support: dict[int, bool] = {}
+    renumber: dict[int, int] = {}
+    states: dict[int, str] = {}
     parts: list[str] = []
     unverified: list[str] = []
     verified_count = 0
-    for sentence in sentences:
+    for sentence in _answer_sentences(text):
         cited = [n for n in dict.fromkeys(markers(sentence)) if n in by_n]
         body = " ".join(MARKER.sub("", sentence).split())
         if not body:
             continue
         body = re.sub(r"\s+([.,;:!?])", r"\1", body)
-        ok = bool(cited) and supported(body, " ".join(by_n[n].text for n in cited))
-        if ok:
-            verified_count += 1
-        else:
+        state = support(body, " ".join(by_n[n].readable() for n in cited), language) if cited else NOT_FOUND
+        if state == NOT_FOUND:
             unverified.append(body)
+        else:
+            verified_count += 1
         for n in cited:
-            if n not in support:
-                order.append(n)
-            support[n] = support.get(n, False) or ok
-        tags = "".join(f"[{n}]" for n in cited)
+            renumber.setdefault(n, len(renumber) + 1)
+            states[n] = max(states.get(n, NOT_FOUND), state, key=_RANK.__getitem__)
+        tags = "".join(f"[{renumber[n]}]" for n in cited)
         parts.append(f"{body} {tags}" if tags else body)
     citations = tuple(
         Citation(
-            n=n,
+            n=renumber[n],
             chunk_id=by_n[n].chunk.id,
             source=by_n[n].source,
             start=by_n[n].start,
             end=by_n[n].end,
             quote=by_n[n].text,
             score=round(by_n[n].score, 6),
-            verified=support[n],
+            verified=states[n] == FOUND,
+            support=states[n],
         )
-        for n in order
+        for n in renumber
     )
     return Verified(" ".join(parts), citations, tuple(unverified), verified_count)
 

@@ -21,6 +21,7 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence
 
 from .citations import compose_extractive, render_evidence
@@ -81,11 +82,38 @@ def json_string_field(deltas: Iterator[str], key: str) -> Iterator[str]:
             done = at
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A piece of the generator's text as it arrives. Unverified: qa.py checks it before a reader sees it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The generator read the evidence and found no answer in it."""
+
+
+GeneratorEvent = Draft | Declined
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much evidence a generator reads: at most `units`, those within `margin` of the best score."""
+
+    units: int
+    margin: float
+
+
 class Generator(Protocol):
     mode: str
+    budget: Budget
+    # True: the generator reads the evidence and declines itself, so the code only screens out off-topic
+    # questions; False: the code's answerability rules decide alone.
+    judges: bool
 
-    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
-        """Text deltas of an answer citing the evidence as [n], or unmarked in the evidence's own words."""
+    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        """Drafts of an answer citing the evidence as [n] (or unmarked, in its words), or Declined."""
         ...
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
@@ -115,11 +143,24 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     return f"{question.rstrip(' ?')} ({', '.join(names)})?"
 
 
+def drafts(deltas: Iterator[str]) -> Iterator[GeneratorEvent]:
+    """Model text as Drafts, ending in Declined when the model said the documents do not answer."""
+    text = ""
+    for delta in deltas:
+        text += delta
+        yield Draft(delta)
+    if NOT_ANSWERED in text.upper():
+        yield Declined()
+
+
 class Extractive:
     mode = "extractive"
+    # The evidence *is* the answer, so a second unit joins only when it scores almost as well as the best.
+    budget = Budget(3, 0.03)
+    judges = False
 
-    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
-        yield compose_extractive(evidence)
+    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        yield Draft(compose_extractive(evidence))
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         return rewrite_by_rule(question, history)
@@ -129,6 +170,10 @@ class ChatGenerator:
     """Shared prompt handling for LLM-backed generators; subclasses supply _chat."""
 
     mode = "chat"
+    # A model reads more and picks. Prompt processing dominates local latency: always showing five units
+    # instead of those within 0.25 answered one more question of 91 and took 1.2 s longer (BENCHMARKS.md).
+    budget = Budget(5, 0.25)
+    judges = True
 
     def __init__(self, prompts: Prompts, max_tokens: int) -> None:
         self.prompts = prompts
@@ -137,8 +182,8 @@ class ChatGenerator:
     def _chat(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         raise NotImplementedError
 
-    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
-        yield from self._chat(self._messages(self.prompts.answer_system, question, evidence), self.max_tokens)
+    def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        yield from drafts(self._chat(self._messages(self.prompts.answer_system, question, evidence), self.max_tokens))
 
     def _messages(self, system: str, question: str, evidence: Sequence[Evidence]) -> list[dict]:
         user = self.prompts.answer_user.format(evidence=render_evidence(evidence), question=question)
@@ -237,7 +282,7 @@ class LocalGenerator(ChatGenerator):
         asked for both it pointed at the wrong sentence in ~30% of answers, and asked for a sentence it said
         NOT IN DOCUMENTS for ~20% of answerable questions (docs/BENCHMARKS.md)."""
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
-        yield from json_string_field(self._chat(messages, self.max_tokens, SHORT_ANSWER_GRAMMAR), "answer")
+        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, SHORT_ANSWER_GRAMMAR), "answer"))
 
     def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         """Text deltas of the reply; with a GBNF grammar, the reply is constrained to it."""

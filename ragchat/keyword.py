@@ -8,22 +8,17 @@ builds thousands of chunks in milliseconds), so keyword and vector search always
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-
-# bm25s' default drops one-character tokens, losing "3 million" or "Article 5"; keep every word.
-TOKEN_PATTERN = r"(?u)\b\w+\b"
+from .language import Language, get as get_language
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+def tokenize(texts: Sequence[str], language: Language | None = None) -> list[list[str]]:
+    """Keyword terms of each text in the corpus's language (stop words out, stemmed; CJK as bigrams)."""
+    return (language or get_language("en")).terms(texts)
 
 
 def _quiet() -> None:
@@ -32,40 +27,28 @@ def _quiet() -> None:
     logging.getLogger("bm25s").setLevel(logging.ERROR)  # it warns on every build that it builds
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(
-        list(texts),
-        token_pattern=TOKEN_PATTERN,
-        stopwords="en",
-        stemmer=_stemmer(),
-        return_ids=False,
-        show_progress=False,
-    )
-
-
 class KeywordIndex:
-    def __init__(self, retriever, ids: np.ndarray) -> None:
+    def __init__(self, retriever, ids: np.ndarray, language: Language) -> None:
         self._retriever = retriever
         self.ids = ids  # int64 store ids, one per indexed text, in order
+        self.language = language
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> "KeywordIndex":
+    def build(cls, ids: Sequence[int], texts: Sequence[str], language: Language) -> "KeywordIndex":
         import bm25s
 
         _quiet()
         retriever = bm25s.BM25()
         if texts:
-            retriever.index(tokenize(texts), show_progress=False)
-        return cls(retriever, np.asarray(ids, dtype=np.int64))
+            retriever.index(_nonempty(tokenize(texts, language)), show_progress=False)
+        return cls(retriever, np.asarray(ids, dtype=np.int64), language)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(store id, BM25 score) pairs, best first; only chunks sharing at least one term."""
         if len(self.ids) == 0:
             return []
         vocab = self._retriever.vocab_dict
-        terms = [t for t in tokenize([query])[0] if t in vocab]
+        terms = [t for t in tokenize([query], self.language)[0] if t in vocab]
         if not terms:
             return []
         k = min(k, len(self.ids))
@@ -94,9 +77,14 @@ class KeywordIndex:
             self._retriever.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "KeywordIndex":
+    def load(cls, directory: Path, language: Language) -> "KeywordIndex":
         import bm25s
 
         ids = np.load(directory / "ids.npy", allow_pickle=False)
         retriever = bm25s.BM25.load(str(directory), show_progress=False) if len(ids) else bm25s.BM25()
-        return cls(retriever, ids)
+        return cls(retriever, ids, language)
+
+
+def _nonempty(rows: list[list[str]]) -> list[list[str]]:
+    # bm25s cannot index a document with no terms (a chunk of stop words or symbols only).
+    return [row or ["\u2205"] for row in rows]

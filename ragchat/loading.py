@@ -10,20 +10,21 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
 from .errors import DocumentError, SeedsError
-from .types import Document
+from . import formats
+from .language import detect
+from .types import Block, Document
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+TEXT_SUFFIXES = {".txt"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 
 
 def discover(seeds_dir: Path) -> list[Path]:
@@ -64,22 +65,36 @@ def file_sha256(path: Path) -> str:
 
 def load_file(path: Path, source: str) -> Document:
     """Read one file. Raises DocumentError (naming the file) when it cannot be read as a document."""
+    if path.is_symlink():
+        raise DocumentError(f"{source}: is a symbolic link, which is not followed: copy the file itself into the folder")
     try:
         data = path.read_bytes()
     except OSError as e:
         raise DocumentError(f"{source}: cannot be read ({e.strerror}): check its permissions") from None
+    return parse(data, source, path.suffix.lower())
+
+
+def parse(data: bytes, source: str, suffix: str) -> Document:
+    """A file's bytes → Document (text, structure, language). Raises DocumentError for unusable content."""
     sha = hashlib.sha256(data).hexdigest()
-    suffix = path.suffix.lower()
     pages: tuple[tuple[int, int], ...] = ()
     if suffix in PDF_SUFFIXES:
-        text, pages = _pdf_text(data, source)
+        text, blocks, pages = _pdf(data, source)
+        title = ""
     else:
-        text = decode_text(data, source)
+        decoded = decode_text(data, source)
         if suffix in HTML_SUFFIXES:
-            text = html_to_text(text)
-    if not text.strip():
+            text, blocks, title = formats.html(decoded)
+        elif suffix in MARKDOWN_SUFFIXES:
+            text, blocks, title = formats.markdown(decoded)
+        else:
+            text, blocks, title = formats.plain(decoded)
+    if not text.strip() or not blocks:
         raise DocumentError(f"{source}: has no text to index: add content to it or remove it from the folder")
-    return Document(source=source, text=text, sha256=sha, pages=pages)
+    title = title or next((text[b.start : b.end] for b in blocks if b.kind == "heading"), "") or Path(source).stem
+    language = detect(" ".join(text[b.start : b.end] for b in blocks[:200])).code
+    return Document(source=source, text=text, sha256=sha, pages=pages, title=" ".join(title.split())[:200],
+                    blocks=blocks, language=language)
 
 
 def load_folder(seeds_dir: Path) -> Iterator[Document | DocumentError]:
@@ -122,70 +137,19 @@ def decode_text(data: bytes, source: str) -> str:
 
 _COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
-_BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer", "h1", "h2", "h3",
-    "h4", "h5", "h6", "blockquote", "pre", "hr", "title", "dd", "dt", "figcaption", "main", "aside", "nav",
-}
-_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head"}
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-        self._title: list[str] = []
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in _SKIP_TAGS:
-            self._skip += 1
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in _SKIP_TAGS and self._skip:
-            self._skip -= 1
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self._title.append(data)
-        elif not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page: block elements become paragraph breaks, scripts and styles vanish."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    body = "".join(parser.parts)
-    body = re.sub(r"[ \t\r\f\v]*\n[ \t\r\f\v\n]*\n[ \t\r\f\v]*", "\n\n", body)
-    body = re.sub(r"[ \t\r\f\v]+", " ", body)
-    title = " ".join("".join(parser._title).split())
-    text = body.strip()
-    if title and not text.startswith(title):
-        text = f"{title}\n\n{text}"
-    return text
-
-
-def _pdf_text(data: bytes, source: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+def _pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], tuple[tuple[int, int], ...]]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         page_texts = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as e:
-        raise DocumentError(f"{source}: is not a readable PDF ({e}): re-export it or remove it") from None
+    except Exception as e:  # pypdf raises many types (LimitReachedError, NotImplementedError, ...) on bad files
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DocumentError(f"{source}: is not a readable PDF ({reason}): re-export it or remove it") from None
+    repeated = formats.repeated_lines(page_texts)
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
+    blocks: list[Block] = []
     offset = 0
     for number, page_text in enumerate(page_texts, start=1):
         if parts:
@@ -193,5 +157,6 @@ def _pdf_text(data: bytes, source: str) -> tuple[str, tuple[tuple[int, int], ...
             offset += 2
         pages.append((number, offset))
         parts.append(page_text)
+        blocks.extend(formats.pdf_page_blocks(page_text, offset, repeated))
         offset += len(page_text)
-    return "".join(parts), tuple(pages)
+    return "".join(parts), tuple(blocks), tuple(pages)

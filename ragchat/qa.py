@@ -1,6 +1,7 @@
 """Orchestration only: question (+ history) → Answer.
 
-rewrite follow-up → retrieve → pick evidence sentences → abstain? → generate → verify in code.
+rewrite follow-up → retrieve → gather evidence (abstain?) → generate → verify in code → stream.
+Readers only ever see verified text: drafts are checked before anything of them is shown.
 Every stage lives in its own module; this one decides the order and what happens when a stage fails.
 """
 
@@ -16,22 +17,65 @@ from . import evidence as evidence_mod
 from .citations import attribute, compose_extractive, verify
 from .embedding import Embedder, load_embedder
 from .errors import ModelError, QuestionError, QuestionTooLongError
-from .generation import NOT_ANSWERED, Extractive, Generator, Turn, local_available, make_generator
+from .generation import Declined, Draft, Extractive, Generator, Turn, local_available, make_generator
 from .indexing import IndexReport, Progress, build_index
 from .prompts import Prompts
 from .retrieval import Retriever, open_retriever
 from .settings import MODES, Settings
-from .types import Answer, Document, Hit
+from .types import Answer, Document, Evidence, Hit
 
 log = logging.getLogger(__name__)
 
-# (how many sentences, how far below the best they may score). Extractively the evidence *is* the answer, so
-# a second sentence joins only when it scores almost as well as the best; a model reads more and picks.
-# Prompt processing dominates local latency: always showing five sentences instead of those within 0.25
-# answered one more question of 91 and took 1.2 s longer (median; docs/BENCHMARKS.md).
-EVIDENCE_EXTRACTIVE = (3, 0.03)
-EVIDENCE_FOR_MODEL = (5, 0.25)
 HISTORY_TURNS = 6
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the answer path is doing now, for a reader waiting on it."""
+
+    name: str  # "rewriting", "searching", "reading", "checking"
+    message: str
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The passages retrieved, sent before any answer text."""
+
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Answer text a reader may see: only ever verified text, or the fixed abstain message."""
+
+    text: str
+
+
+Event = Stage | Sources | Delta | Answer
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What the generator produced, before any check."""
+
+    text: str
+    declined: bool
+    failure: str | None  # why the generator failed, when it did
+
+
+def generate(generator: Generator, question: str, evidence: Sequence[Evidence]) -> Generated:
+    """Run the generator to the end. Its drafts are collected, not shown: verification comes first."""
+    text, declined = "", False
+    try:
+        for event in generator.answer(question, evidence):
+            if isinstance(event, Draft):
+                text += event.text
+            elif isinstance(event, Declined):
+                declined = True
+    except ModelError as e:
+        log.warning("%s; answering extractively", e)
+        return Generated(text, False, str(e))
+    return Generated(text, declined, None)
 
 
 @dataclass
@@ -47,19 +91,40 @@ class QA:
 
     # --- public API ----------------------------------------------------------------------------
 
+    def use(self, mode: str, generator: Generator) -> None:
+        """Answer `mode` with this generator (a remote model, or a fake in tests) instead of the built-in one."""
+        with self._lock:
+            self._generators[mode] = generator
+            self._broken.pop(mode, None)
+
+    def generator(self, mode: str) -> Generator:
+        """The generator answering `mode` (loaded on first use); the extractive one if it cannot load."""
+        return self._generator(mode)[0]
+
     def ask(self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None) -> Answer:
         answer = None
-        for item in self.ask_stream(question, history, mode, top_k):
-            if isinstance(item, Answer):
-                answer = item
+        for event in self.events(question, history, mode, top_k):
+            if isinstance(event, Answer):
+                answer = event
         assert answer is not None
         return answer
 
     def ask_stream(
         self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None
     ) -> Iterator[str | Answer]:
-        """Yields text deltas as they are generated, then the verified Answer (whose text may differ:
-        markers pointing nowhere are removed and, on fallback, the extractive text replaces it)."""
+        """Yields answer text as readers may see it (verified), then the Answer."""
+        for event in self.events(question, history, mode, top_k):
+            if isinstance(event, Delta):
+                yield event.text
+            elif isinstance(event, Answer):
+                yield event
+
+    def events(
+        self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None
+    ) -> Iterator[Event]:
+        """The answer path as it happens: stages, the sources, then verified text and the Answer.
+
+        rewrite follow-up → retrieve → gather evidence (abstain?) → generate → verify → fall back."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         question = self._check(question)
@@ -70,22 +135,24 @@ class QA:
         generator, warnings = self._generator(mode or self.settings.mode)
 
         clock = time.perf_counter()
-        standalone = generator.rewrite(question, turns[-HISTORY_TURNS:]) if turns else question
+        standalone = question
+        if turns:
+            yield Stage("rewriting", "Reading the conversation")
+            standalone = generator.rewrite(question, turns[-HISTORY_TURNS:])
         timings["rewrite"] = _ms(clock)
 
+        yield Stage("searching", "Searching the documents")
         clock = time.perf_counter()
         query_vector = self.embedder.encode_query(standalone)
         hits = self.retriever.search(standalone, k, query_vector=query_vector)
         timings["retrieve"] = _ms(clock)
+        yield Sources(tuple(hits))
 
         clock = time.perf_counter()
-        ranked = evidence_mod.candidates(standalone, query_vector, hits, self.retriever.store)
-        ok = evidence_mod.answerable(standalone, ranked)
-        ordered = evidence_mod.best_first(standalone, ranked)
-        extractive = evidence_mod.select(ordered, *EVIDENCE_EXTRACTIVE)
-        chosen = extractive if generator.mode == "extractive" else evidence_mod.select(ordered, *EVIDENCE_FOR_MODEL)
+        store = self.retriever.store
+        gathered = evidence_mod.gather(standalone, query_vector, hits, store)
+        chosen = gathered.select(generator.budget.units, generator.budget.margin)
         timings["evidence"] = _ms(clock)
-
         base = Answer(
             question=question,
             answer="",
@@ -95,52 +162,38 @@ class QA:
             standalone_question=standalone if standalone != question else None,
             warnings=tuple(warnings),
         )
-        if not ok or not chosen:
-            yield self.prompts.abstain
-            timings["total"] = _ms(started)
-            yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
+        # A generator that reads the evidence judges answerability itself; the code only screens out
+        # questions about something else. Without one, the code's rules decide.
+        screened = gathered.answerable or (generator.judges and gathered.on_topic)
+        if not screened or not chosen:
+            yield from self._abstain(base, timings, started)
             return
 
+        yield Stage("reading", f"Reading {len(chosen)} passage{'s' if len(chosen) != 1 else ''}")
         clock = time.perf_counter()
-        text, failure, held = "", None, True  # held: the text so far could still be NOT IN DOCUMENTS
-        try:
-            for delta in generator.answer(standalone, chosen):
-                if not text:
-                    timings["first_token"] = _ms(started)
-                text += delta
-                if held and not NOT_ANSWERED.startswith(text.strip().upper()):
-                    held = False
-                    delta = text  # release what was held back
-                if not held:
-                    yield delta
-        except ModelError as e:
-            failure = str(e)
-            log.warning("%s; answering extractively", e)
+        generated = generate(generator, standalone, chosen)
         timings["generate"] = _ms(clock)
-
-        if failure is None and NOT_ANSWERED in text.upper():
-            # The reader sees the fixed message, never the model's code word.
-            if held:
-                yield self.prompts.abstain
-            timings["total"] = _ms(started)
-            yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
+        if generated.declined:
+            yield from self._abstain(base, timings, started)
             return
-        if held and text:  # it began like the code word but was not: the reader gets it after all
-            yield text
+
+        yield Stage("checking", "Checking the answer against the passages")
+        language = store.language
         # A generator that answers in the evidence's own words without markers gets them here, from the
-        # sentence that supports the words; verify() then checks that sentence like any other citation.
-        checked = verify(attribute(text, chosen), chosen) if failure is None else None
+        # unit that supports the words; verify() then checks that unit like any other citation.
+        checked = verify(attribute(generated.text, chosen, language), chosen, language) \
+            if generated.failure is None else None
         if checked is None or checked.verified_sentences == 0:
+            if generator.judges and not gathered.answerable and generated.failure is None:
+                yield from self._abstain(base, timings, started)  # the model's words fail, and so do the rules
+                return
             # Nothing the model wrote survived verification: give the evidence itself.
-            reason = failure or f"the {generator.mode} answer could not be verified against the passages"
-            checked = verify(compose_extractive(extractive), extractive)
-            base = replace(base, mode="extractive", warnings=base.warnings + (reason + "; showing the passages' own words",))
-            if text:
-                yield "\n\n"
-            yield checked.answer
-        elif checked.answer.startswith(text.strip()) and len(checked.answer) > len(text.strip()):
-            # The marker attribute() added: stream it too, so the streamed text reads as the final answer.
-            yield checked.answer[len(text.strip()) :]
+            reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
+            fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
+            checked = verify(compose_extractive(fallback), fallback, language)
+            base = replace(base, mode="extractive",
+                           warnings=base.warnings + (f"{reason}; showing the passages' own words",))
+        yield Delta(checked.answer)
         timings["total"] = _ms(started)
         yield replace(
             base,
@@ -150,6 +203,11 @@ class QA:
             unverified=checked.unverified,
             timings_ms=timings,
         )
+
+    def _abstain(self, base: Answer, timings: dict[str, float], started: float) -> Iterator[Event]:
+        yield Delta(self.prompts.abstain)
+        timings["total"] = _ms(started)
+        yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         return self.retriever.search(self._check(question), k or self.settings.top_k)
@@ -225,12 +283,21 @@ def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
 
-def load(settings: Settings | None = None, embedder: Embedder | None = None, build: bool = True) -> QA:
-    """The QA service: settings from RAGCHAT_* (unless given), models loaded once, index built if missing."""
+def load(
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    build: bool = True,
+    generators: Mapping[str, Generator] | None = None,
+) -> QA:
+    """The QA service: settings from RAGCHAT_* (unless given), models loaded once, index built if missing;
+    `generators` answer the given modes instead of the built-in ones."""
     settings = settings or Settings.from_env()
     embedder = embedder or load_embedder(settings.embedder, settings.torch_threads)
     prompts = Prompts.load(settings.prompts_dir)
     if build and not (settings.index_dir / "CURRENT").exists():
         log.warning("no index in %s/: building it from %s/", settings.index_dir, settings.seeds_dir)
         build_index(settings, embedder)
-    return QA(settings, embedder, open_retriever(settings, embedder), prompts)
+    qa = QA(settings, embedder, open_retriever(settings, embedder), prompts)
+    for mode, generator in (generators or {}).items():
+        qa.use(mode, generator)
+    return qa

@@ -54,7 +54,7 @@ def fuse(
                 row["fused"] += KEYWORD_WEIGHT * score / best_keyword
             else:
                 row["fused"] += score
-    ordered = sorted(table.values(), key=lambda r: (-r["fused"], r["chunk"].source, r["chunk"].start))[:k]
+    ordered = _distinct(sorted(table.values(), key=lambda r: (-r["fused"], r["chunk"].source, r["chunk"].start)), k)
     return [
         Hit(
             chunk=row["chunk"],
@@ -67,6 +67,26 @@ def fuse(
         )
         for rank, row in enumerate(ordered, start=1)
     ]
+
+
+def _distinct(rows: list[dict], k: int) -> list[dict]:
+    """The best k rows, skipping a chunk that mostly repeats a better one (consecutive chunks share their
+    overlap; the same text would otherwise fill two of the k places and be cited twice)."""
+    chosen: list[dict] = []
+    for row in rows:
+        c = row["chunk"]
+        if any(o["chunk"].source == c.source and _shared(o["chunk"], c) > 0.5 for o in chosen):
+            continue
+        chosen.append(row)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _shared(a: Chunk, b: Chunk) -> float:
+    """The share of the shorter chunk that the two have in common."""
+    overlap = min(a.end, b.end) - max(a.start, b.start)
+    return max(overlap, 0) / max(min(a.end - a.start, b.end - b.start), 1)
 
 
 def open_retriever(settings, embedder: Embedder) -> Retriever:

@@ -38,25 +38,27 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     for p_start, p_end in paragraph_spans(text[start:end]):
         p_start += start
         p_end += start
-        paragraph = text[p_start:p_end]
-        cursor = 0
-        for piece in _split(paragraph):
-            piece = piece.strip()
-            if not piece:
-                continue
-            # Pieces come in order (with whitespace normalised); locate each for exact offsets into the original.
-            found = paragraph.find(piece, cursor)
-            if found < 0:  # the segmenter altered the text; fall back to treating the rest as one sentence
-                rest = _strip(paragraph, cursor, len(paragraph))
-                if rest:
-                    spans.append((p_start + rest[0], p_start + rest[1]))
-                cursor = len(paragraph)
-                break
-            spans.append((p_start + found, p_start + found + len(piece)))
-            cursor = found + len(piece)
-        tail = _strip(paragraph, cursor, len(paragraph))
-        if tail:
-            spans.append((p_start + tail[0], p_start + tail[1]))
+        spans.extend((p_start + a, p_start + b) for a, b in _align(text[p_start:p_end], _split(text[p_start:p_end])))
+    return spans
+
+
+def _align(paragraph: str, pieces: list[str]) -> list[tuple[int, int]]:
+    """Offsets of the segmenter's pieces in the paragraph. The segmenter joins lines and collapses spaces,
+    so pieces are matched on their non-space characters, which it leaves alone."""
+    kept = [i for i, ch in enumerate(paragraph) if not ch.isspace()]
+    dense = "".join(paragraph[i] for i in kept)
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for piece in pieces:
+        squeezed = "".join(piece.split())
+        if not squeezed:
+            continue
+        if not dense.startswith(squeezed, at):  # the segmenter altered the text: the rest is one sentence
+            break
+        spans.append((kept[at], kept[at + len(squeezed) - 1] + 1))
+        at += len(squeezed)
+    if at < len(dense):
+        spans.append((kept[at], kept[-1] + 1))
     return spans
 
 

@@ -24,10 +24,11 @@ import numpy as np
 
 from .errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .keyword import KeywordIndex
-from .types import Chunk, Document
+from .language import Language, get as get_language, majority
+from .types import Block, Chunk, Document
 from .vectors import EXACT, HNSW, VectorIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: documents carry blocks, chunks their unit kinds and heading path
 REBUILD_HINT = "run `ragchat index --rebuild`"
 
 
@@ -42,9 +43,46 @@ class IndexConfig:
     chunk_overlap: int
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Where this embedder's similarities stand on this corpus, measured at index time (indexing.calibrate).
+
+    How similar the best sentence is for a question the corpus cannot answer depends on the embedder
+    (MiniLM's unrelated sentences score ~0.1, other models' 0.3 or more) and on the corpus, so the floor is
+    measured: questions about everyday things (Language.probes) are matched against the corpus, and the
+    floor stands just above how close the closest of them come."""
+
+    probe_median: float = 0.2  # the median over probes of each probe's best cosine with any unit
+    probe_p90: float = 0.28
+    similarity_floor: float = 0.35  # below this the best unit is about something else
+
+    @classmethod
+    def from_probes(cls, best: list[float]) -> "Calibration":
+        ordered = sorted(best)
+        median = ordered[len(ordered) // 2]
+        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        return cls(round(median, 4), round(p90, 4), round(p90 + FLOOR_MARGIN, 4))
+
+
+# How far above the 90th percentile of off-topic probes a unit must score to be on the question's topic.
+# Chosen on the dev suite (docs/BENCHMARKS.md, "Calibration"); on the seed with MiniLM it gives 0.35, the
+# floor the first build fitted by hand.
+FLOOR_MARGIN = 0.07
+
+
 def sentence_key(text: str) -> str:
     """Sentence vectors are keyed by content: the same sentence anywhere shares one vector."""
     return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def unit_texts(chunk: Chunk) -> list[str]:
+    """Every text of a chunk that has a vector: its units as embedded, then its heading path."""
+    return chunk.embed_texts() + ([chunk.heading] if chunk.heading else [])
+
+
+def keyword_text(chunk: Chunk) -> str:
+    """What BM25 indexes: the passage under its heading path, so "apt-get" finds the section about it."""
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
 class Store:
@@ -57,6 +95,7 @@ class Store:
         sentence_vectors: dict[str, np.ndarray] | None = None,
         keyword: KeywordIndex | None = None,
         next_id: int = 0,
+        calibration: Calibration | None = None,
     ) -> None:
         self.config = config
         self.vectors = vectors  # one per chunk, searched
@@ -66,6 +105,12 @@ class Store:
         self._keyword = keyword
         self._next_id = next_id
         self._by_chunk_id = {c.id: i for i, c in chunks.items()}
+        self.calibration = calibration or Calibration()
+
+    @property
+    def language(self) -> Language:
+        """The corpus's language: that of most of its text (keyword terms are made in it)."""
+        return majority([(d.language, len(d.text)) for d in self.documents.values()])
 
     @classmethod
     def empty(cls, config: IndexConfig) -> "Store":
@@ -76,7 +121,10 @@ class Store:
 
     def sentences_of(self, chunk: Chunk) -> np.ndarray:
         """The stored vectors of a chunk's sentences, in order (rows of a len(sentences) × dim matrix)."""
-        return np.stack([self.sentence_vectors[sentence_key(t)] for t in chunk.sentence_texts()])
+        return np.stack([self.sentence_vectors[sentence_key(t)] for t in chunk.embed_texts()])
+
+    def heading_vector(self, chunk: Chunk) -> np.ndarray | None:
+        return self.sentence_vectors.get(sentence_key(chunk.heading)) if chunk.heading else None
 
     # --- changes -------------------------------------------------------------------------------
 
@@ -96,7 +144,7 @@ class Store:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         for chunk in chunks:
-            for text in chunk.sentence_texts():
+            for text in unit_texts(chunk):
                 key = sentence_key(text)
                 self.sentence_vectors[key] = sentence_vectors[key]
         if doc.source in self.documents:
@@ -120,7 +168,7 @@ class Store:
     def keyword(self) -> KeywordIndex:
         if self._keyword is None:
             ids = sorted(self.chunks)
-            self._keyword = KeywordIndex.build(ids, [self.chunks[i].text for i in ids])
+            self._keyword = KeywordIndex.build(ids, [keyword_text(self.chunks[i]) for i in ids], self.language)
         return self._keyword
 
     def search_dense(self, query_vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
@@ -128,6 +176,10 @@ class Store:
 
     def search_keyword(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         return [(self.chunks[i], s) for i, s in self.keyword.search(query, k)]
+
+    def terms(self, text: str) -> list[str]:
+        """The keyword terms of a text, made as the keyword index makes them."""
+        return self.keyword.language.terms([text])[0]
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         """How rare each keyword term is across the passages (BM25 idf)."""
@@ -157,7 +209,7 @@ class Store:
             for doc in self.documents.values():
                 f.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
         self.keyword.save(tmp / "keyword")
-        keys = sorted({sentence_key(t) for c in self.chunks.values() for t in c.sentence_texts()})
+        keys = sorted({sentence_key(t) for c in self.chunks.values() for t in unit_texts(c)})
         self.sentence_vectors = {k: self.sentence_vectors[k] for k in keys}  # drop sentences no chunk uses
         (tmp / "sentence_keys.json").write_text(json.dumps(keys), encoding="utf-8")
         matrix = np.stack([self.sentence_vectors[k] for k in keys]) if keys else np.zeros((0, self.config.dim))
@@ -173,6 +225,8 @@ class Store:
             "next_id": self._next_id,
             "deleted_vector_ids": deleted,
             "files": self.files(),
+            "language": self.language.code,
+            "calibration": asdict(self.calibration),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "sizes": sizes,
         }
@@ -215,14 +269,17 @@ class Store:
                     row = json.loads(line)
                     i = row.pop("row")
                     row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+                    row["kinds"], row["headers"] = tuple(row["kinds"]), tuple(row["headers"])
                     chunks[i] = Chunk(**row)
             documents: dict[str, Document] = {}
             with (gen / "documents.jsonl").open(encoding="utf-8") as f:
                 for line in f:
                     row = json.loads(line)
                     row["pages"] = tuple(tuple(p) for p in row["pages"])
+                    row["blocks"] = tuple(Block(**b) for b in row["blocks"])
                     documents[row["source"]] = Document(**row)
-            keyword = KeywordIndex.load(gen / "keyword")
+            keyword = KeywordIndex.load(gen / "keyword", get_language(manifest["language"]))
+            calibration = Calibration(**manifest["calibration"])
             keys = json.loads((gen / "sentence_keys.json").read_text(encoding="utf-8"))
             matrix = np.load(gen / "sentences.npy", allow_pickle=False)
             if matrix.shape != (len(keys), config.dim):
@@ -236,7 +293,7 @@ class Store:
             raise IndexCorruptError(
                 f"index at {gen} is inconsistent ({len(vectors)} vectors, {len(chunks)} chunks): {REBUILD_HINT}"
             )
-        return cls(config, vectors, chunks, documents, sentence_vectors, keyword, manifest["next_id"])
+        return cls(config, vectors, chunks, documents, sentence_vectors, keyword, manifest["next_id"], calibration)
 
 
 def current_generation(index_dir: Path) -> Path:

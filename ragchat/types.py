@@ -5,6 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code")  # header: a table's header row
+
+
+@dataclass(frozen=True)
+class Block:
+    """A structural piece of a document's text: text[start:end] is a heading, a paragraph, a list item,
+    a table row or a code block."""
+
+    kind: str  # one of BLOCK_KINDS
+    start: int
+    end: int
+    level: int = 0  # headings: 1 for the top level
+    header: str = ""  # table rows: the header row, cells joined by " | " (a row alone does not say what its cells are)
+
+
 @dataclass(frozen=True)
 class Document:
     """A source file as a reader sees it: `text` is what every offset points into."""
@@ -14,6 +29,9 @@ class Document:
     sha256: str  # of the file's bytes, so a change to the file is noticed even if its text is not
     # (page number, character offset where that page starts); empty for formats without pages
     pages: tuple[tuple[int, int], ...] = ()
+    title: str = ""
+    blocks: tuple[Block, ...] = ()  # in order, not overlapping; text outside every block is layout
+    language: str = "en"  # ISO 639-1, detected from the text
 
     def page_at(self, offset: int) -> int | None:
         page = None
@@ -34,12 +52,23 @@ class Chunk:
     end: int
     text: str
     page: int | None = None
-    # The sentences this chunk is made of, as (start, end) offsets into the document; each is embedded
-    # on its own, and the chunk's vector is their normalised mean.
+    # The units this chunk is made of (sentences, list items, table rows, headings, code), as (start, end)
+    # offsets into the document; each is embedded on its own, and the chunk's vector is built from theirs.
     sentences: tuple[tuple[int, int], ...] = ()
+    kinds: tuple[str, ...] = ()  # per unit: "sentence", "item", "row", "header", "code" or "heading"
+    headers: tuple[str, ...] = ()  # per unit: a table row's header row, "" for everything else
+    heading: str = ""  # where the chunk stands: "Document title › Section › Subsection"
 
     def sentence_texts(self) -> list[str]:
         return [self.text[a - self.start : b - self.start] for a, b in self.sentences]
+
+    def kind_of(self, i: int) -> str:
+        return self.kinds[i] if i < len(self.kinds) else "sentence"
+
+    def embed_texts(self) -> list[str]:
+        """What each unit is embedded as: a table row together with its header row."""
+        texts = self.sentence_texts()
+        return [f"{h}\n{t}" if h else t for t, h in zip(texts, self.headers)] if self.headers else texts
 
 
 @dataclass(frozen=True)
@@ -66,6 +95,14 @@ class Evidence:
     end: int
     text: str  # == document text[start:end]
     score: float
+    kind: str = "sentence"  # the unit kind (see Chunk.kinds)
+    header: str = ""  # a table row's header row
+    heading: str = ""  # the chunk's heading path
+
+    def readable(self) -> str:
+        """The unit as a reader needs it to make sense: a table row with its header."""
+        text = " ".join(self.text.split())
+        return f"{self.header} / {text}" if self.header else text
 
 
 @dataclass(frozen=True)
@@ -77,7 +114,11 @@ class Citation:
     end: int
     quote: str  # == document text[start:end]
     score: float
-    verified: bool
+    verified: bool  # support == "found"
+    # What the check of the answer against this passage found: "found" (its numbers, dates, names and
+    # quotations, or the very words, are in the passage), "not_found" (one of them is not, or a negation
+    # differs), "nothing_checkable" (the sentence states no such fact; its wording was not checked).
+    support: str = "found"
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
+import pytest
 from ragchat import Chunk, Evidence
 from ragchat.citations import attribute, compose_extractive, markers, render_evidence, supported, verify
 
@@ -19,13 +20,14 @@ def test_grouped_markers_are_read():
     assert markers("Yes [1, 3]. And [2][3].") == [1, 3, 2, 3]
 
 
-def test_each_sentence_is_checked_against_what_it_cites_and_numbers_are_kept():
+def test_each_sentence_is_checked_against_what_it_cites_and_numbered_in_answer_order():
     checked = verify("Shoigu visited Pyongyang at the end of July [2]. It was the first such visit since 1991 [2].", EVIDENCE)
     # Evidence 2 is the 1991 sentence: it supports the second sentence but not "Shoigu ... Pyongyang ... July".
     assert checked.verified_sentences == 1
     assert checked.unverified == ("Shoigu visited Pyongyang at the end of July.",)
-    assert checked.answer == "Shoigu visited Pyongyang at the end of July. [2] It was the first such visit since 1991. [2]"
-    assert [(c.n, c.start) for c in checked.citations] == [(2, 61)]
+    # Numbered in the order they appear in the answer: the reader's first citation is [1].
+    assert checked.answer == "Shoigu visited Pyongyang at the end of July. [1] It was the first such visit since 1991. [1]"
+    assert [(c.n, c.start) for c in checked.citations] == [(1, 61)]
 
 
 def test_invented_year_is_unverified():
@@ -60,7 +62,7 @@ def test_marker_after_the_full_stop_stays_with_its_sentence():
 
 def test_citation_carries_exact_span_and_quote():
     (citation,) = verify(compose_extractive(EVIDENCE[1:2]), EVIDENCE).citations
-    assert citation.n == 2
+    assert citation.n == 1  # renumbered in answer order
     assert (citation.source, citation.start, citation.end) == ("doc.txt", 61, 140)
     assert citation.quote == EVIDENCE[1].text and citation.verified
 
@@ -84,3 +86,28 @@ def test_a_number_written_out_in_the_evidence_supports_its_digits():
     assert supported("a 10-day visit", "Ri Su Yong paid a ten-day visit to Russia.")
     assert supported("5 countries", "one of five countries that voted against")
     assert not supported("7 days", "Ri Su Yong paid a ten-day visit to Russia.")
+
+
+@pytest.mark.parametrize(
+    "sentence, evidence, state",
+    [
+        ("It lasted 19 days.", "Relations have been close since 1991.", "not_found"),  # a number on token boundaries
+        ("The letter came from Putin.", "The letter came from Rasputin.", "not_found"),  # names on word boundaries
+        ("Shoigu did not visit Pyongyang.", "Shoigu visited Pyongyang.", "not_found"),  # negation added
+        ("Shoigu visited Pyongyang.", "Shoigu did not visit Pyongyang.", "not_found"),  # negation lost
+        ("The visit lasted 10 days.", "It was a ten-day visit.", "found"),  # a number word, parsed
+        ("About 1,000 people came.", "About 1000 people came to the parade.", "found"),  # values, not strings
+        ("end of July", "At the end of July, a delegation arrived.", "found"),  # the evidence's own words
+        ("It was a big event.", "The parade was big and loud.", "nothing_checkable"),  # no fact to check
+    ],
+)
+def test_support_has_three_states(sentence, evidence, state):
+    from ragchat.citations import support
+
+    assert support(sentence, evidence) == state
+
+
+def test_citation_says_what_was_checked():
+    checked = verify("The parade was big [1].", [EVIDENCE[0]])
+    assert checked.citations[0].support in ("found", "not_found", "nothing_checkable")
+    assert checked.citations[0].verified == (checked.citations[0].support == "found")

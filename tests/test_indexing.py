@@ -8,6 +8,7 @@ import time
 import pytest
 
 from ragchat import SeedsError, Store, build_index
+from ragchat.store import unit_texts
 from ragchat.store import current_generation
 
 from .conftest import ROOT, SEED_FILE
@@ -17,7 +18,7 @@ def test_incremental_updates(corpus, settings_for, embedder):
     settings = settings_for(corpus)
     first = build_index(settings, embedder)
     assert first.rebuilt == "no index yet" and first.chunks > 10
-    assert first.embedded == len({t for c in Store.load(settings.index_dir).chunks.values() for t in c.sentence_texts()})
+    assert first.embedded == len({t for c in Store.load(settings.index_dir).chunks.values() for t in unit_texts(c)})
 
     again = build_index(settings, embedder)
     assert (again.embedded, again.written, again.rebuilt) == (0, False, None)

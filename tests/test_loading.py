@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from ragchat.errors import DocumentError, SeedsError
-from ragchat.loading import discover, html_to_text, load_file, load_folder
+from ragchat import formats
+from ragchat.loading import discover, load_file, load_folder
 
 
 def test_text_keeps_the_files_own_characters(tmp_path):
@@ -15,26 +16,89 @@ def test_text_keeps_the_files_own_characters(tmp_path):
     assert len(doc.sha256) == 64
 
 
-def test_markdown_is_loaded_as_text(tmp_path):
-    (tmp_path / "notes.md").write_text("# Title\n\nSome *text*.\n", encoding="utf-8")
-    assert load_file(tmp_path / "notes.md", "notes.md").text == "# Title\n\nSome *text*.\n"
+def test_markdown_keeps_its_characters_and_finds_its_structure(tmp_path):
+    raw = "# Title\n\nSome *text*.\n\n## Plans\n\n- first item\n- second item\n\n| Plan | Fee |\n|---|---|\n| Pro | EUR 400 |\n\n```\napt install x\n```\n"
+    (tmp_path / "notes.md").write_text(raw, encoding="utf-8")
+    doc = load_file(tmp_path / "notes.md", "notes.md")
+    assert doc.text == raw
+    got = [(b.kind, doc.text[b.start : b.end], b.header) for b in doc.blocks]
+    assert got == [
+        ("heading", "Title", ""), ("paragraph", "Some *text*.", ""), ("heading", "Plans", ""),
+        ("item", "first item", ""), ("item", "second item", ""), ("header", "| Plan | Fee |", ""),
+        ("row", "| Pro | EUR 400 |", "Plan | Fee"), ("code", "apt install x", ""),
+    ]
+    assert doc.title == "Title"
 
 
-def test_html_keeps_visible_text_only():
-    html = (
-        "<html><head><title>Page</title><style>p{color:red}</style><script>var x = 1;</script></head>"
-        "<body><h1>Heading</h1><p>First &amp; second paragraph.</p><p>Third<br>line</p></body></html>"
+def _blocks(text, blocks):
+    return [(b.kind, text[b.start : b.end]) for b in blocks]
+
+
+def test_html_keeps_main_content_and_drops_site_chrome():
+    page = (
+        "<html><head><title>Page</title><style>p{color:red}</style><script>var x = 1;</script></head><body>"
+        "<div id='banner'><a href='/'>Download the ebook</a></div>"
+        "<ul class='docnav top'><li class='previous'><a href='a.html'>Prev</a></li><li class='home'>The Book</li>"
+        "<li class='next'><a href='c.html'>Next</a></li></ul>"
+        "<nav><a href='/'>Home</a> <a href='/docs'>Docs</a></nav>"
+        "<div class='toc'><ul><li><a href='#a'>1. Alpha</a></li><li><a href='#b'>2. Beta</a></li>"
+        "<li><a href='#c'>3. Gamma</a></li></ul></div>"
+        "<h1>Heading</h1><p>First &amp; second paragraph.</p><p>Third<br>line</p>"
+        "<ul><li>An item with <a href='x'>a link</a> inside.</li><li>Another item.</li></ul>"
+        "<table><tr><th>Plan</th><th>Monthly fee</th></tr><tr><td>Basic</td><td>EUR 400</td></tr></table>"
+        "<pre>$ apt update\n$ apt upgrade</pre>"
+        "<footer>Copyright 2024 Someone</footer></body></html>"
     )
-    text = html_to_text(html)
-    assert "var x" not in text and "color" not in text
-    assert "First & second paragraph." in text
-    assert text.startswith("Page\n\nHeading")
-    assert "Third\n\nline" in text
+    text, blocks, title = formats.html(page)
+    assert title == "Page"
+    for chrome in ("var x", "color", "Download the ebook", "Prev", "The Book", "Docs", "Alpha", "Copyright"):
+        assert chrome not in text
+    assert _blocks(text, blocks) == [
+        ("heading", "Heading"), ("paragraph", "First & second paragraph."), ("paragraph", "Third line"),
+        ("item", "An item with a link inside."), ("item", "Another item."), ("header", "Plan | Monthly fee"),
+        ("row", "Basic | EUR 400"), ("code", "$ apt update\n$ apt upgrade"),
+    ]
+    assert blocks[6].header == "Plan | Monthly fee"  # the row knows what its cells are
 
 
-def test_html_file(tmp_path):
-    (tmp_path / "p.html").write_text("<p>Hello <b>world</b>.</p>", encoding="utf-8")
-    assert load_file(tmp_path / "p.html", "p.html").text == "Hello world."
+def test_html_prefers_the_main_element():
+    filler = "Real content that a reader came for. " * 10
+    page = f"<body><div>Site menu text that is long enough to matter here</div><main><p>{filler}</p></main></body>"
+    text, _, _ = formats.html(page)
+    assert text == filler.strip()
+
+
+def test_html_without_headings_gets_its_title_on_top(tmp_path):
+    (tmp_path / "p.html").write_text("<title>Greeting</title><p>Hello <b>world</b>.</p>", encoding="utf-8")
+    doc = load_file(tmp_path / "p.html", "p.html")
+    assert doc.text == "Greeting\n\nHello world."
+    assert _blocks(doc.text, doc.blocks) == [("heading", "Greeting"), ("paragraph", "Hello world.")]
+
+
+def test_plain_text_headings_and_items(tmp_path):
+    raw = "A Title Line\n\nA paragraph that says something.\nIt wraps.\n\nSection two\n\n- one thing\n- another\n  continued\n"
+    (tmp_path / "a.txt").write_text(raw, encoding="utf-8")
+    doc = load_file(tmp_path / "a.txt", "a.txt")
+    assert _blocks(doc.text, doc.blocks) == [
+        ("heading", "A Title Line"), ("paragraph", "A paragraph that says something.\nIt wraps."),
+        ("heading", "Section two"), ("item", "one thing"), ("item", "another\n  continued"),
+    ]
+    assert doc.title == "A Title Line" and doc.language == "en"
+
+
+def test_chinese_text_is_detected(tmp_path):
+    (tmp_path / "zh.txt").write_text("软件包管理系统是 Debian 的核心。它可以自动安装依赖。", encoding="utf-8")
+    assert load_file(tmp_path / "zh.txt", "zh.txt").language == "zh"
+
+
+def test_symlinks_are_not_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not index me", encoding="utf-8")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "link.txt").symlink_to(secret)
+    with pytest.raises(DocumentError, match="symbolic link"):
+        load_file(seeds / "link.txt", "link.txt")
 
 
 def test_pdf_keeps_page_numbers(tmp_path):

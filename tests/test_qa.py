@@ -2,7 +2,9 @@ import pytest
 
 from ragchat import Answer, QuestionError
 from ragchat.errors import QuestionTooLongError
+from ragchat.generation import Budget, drafts
 from ragchat.prompts import Prompts
+from ragchat.qa import Delta, Sources, Stage
 from ragchat.qa import load
 
 
@@ -115,12 +117,14 @@ class _WordsOnly:
     (a fake for the orchestration only: the real model is in test_generation and `ragchat eval`)."""
 
     mode = "local"
+    budget = Budget(5, 0.25)
+    judges = True
 
     def __init__(self, reply: str) -> None:
         self.reply = reply
 
     def answer(self, question, evidence):
-        yield from self.reply.split(" ")[:1] + [" " + w for w in self.reply.split(" ")[1:]]
+        yield from drafts(iter(self.reply.split(" ")[:1] + [" " + w for w in self.reply.split(" ")[1:]]))
 
     def rewrite(self, question, history):
         return question
@@ -130,25 +134,30 @@ def _with_generator(qa, generator):
     from ragchat.qa import QA
 
     fresh = QA(qa.settings, qa.embedder, qa.retriever, qa.prompts)
-    fresh._generators["local"] = generator
+    fresh.use("local", generator)  # the public seam, the same one remote models use
     return fresh
 
 
-def test_words_without_markers_are_cited_and_the_marker_is_streamed(qa):
+def test_words_without_markers_are_cited_and_streamed_only_once_verified(qa):
     qa = _with_generator(qa, _WordsOnly("Kang Sun-nam"))
-    items = list(qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local"))
-    answer = items[-1]
+    events = list(qa.events("Who greeted Shoigu at the airport in Pyongyang?", mode="local"))
+    answer = events[-1]
     assert answer.mode == "local" and answer.answer == "Kang Sun-nam [1]"
-    assert "".join(items[:-1]) == answer.answer
+    # Stages and sources come first; the only text a reader sees is the verified answer.
+    names = [e.name for e in events if isinstance(e, Stage)]
+    assert names == ["searching", "reading", "checking"]
+    assert isinstance(events[1], Sources) and events[1].hits == answer.passages
+    assert [e.text for e in events if isinstance(e, Delta)] == [answer.answer]
     assert answer.citations[0].verified and "Kang Sun-nam" in answer.citations[0].quote
     _assert_exact(answer, qa)
 
 
-def test_words_no_evidence_holds_fall_back_to_the_passages(qa):
+def test_words_no_evidence_holds_are_never_shown(qa):
     qa = _with_generator(qa, _WordsOnly("General Ivanov"))
-    answer = qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
+    *deltas, answer = qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
     assert answer.mode == "extractive" and "Kang Sun-nam" in answer.answer
-    assert any("could not be verified" in w for w in answer.warnings)
+    assert "Ivanov" not in "".join(deltas)
+    assert any("could not be checked" in w for w in answer.warnings)
 
 
 def test_not_in_documents_abstains_and_is_never_shown(qa):
@@ -158,7 +167,12 @@ def test_not_in_documents_abstains_and_is_never_shown(qa):
     assert "".join(deltas) == answer.answer == Prompts.load().abstain
 
 
-def test_an_answer_that_begins_like_the_code_word_is_streamed_whole(qa):
+def test_an_answer_that_begins_like_the_code_word_is_not_an_abstention(qa):
     qa = _with_generator(qa, _WordsOnly("NOT IN DOUBT: Kang Sun-nam"))
     *deltas, answer = qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
-    assert "".join(deltas).startswith("NOT IN DOUBT: Kang Sun-nam")
+    assert answer.answerable and "Kang Sun-nam" in answer.answer
+
+
+def test_fakes_register_through_load(seed_index, embedder):
+    qa = load(seed_index, embedder, generators={"local": _WordsOnly("Kang Sun-nam")})
+    assert qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local").answer == "Kang Sun-nam [1]"

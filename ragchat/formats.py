@@ -1,0 +1,485 @@
+"""File formats → the text a reader sees and its structure (Blocks). No files, no chunks, no models.
+
+Every format yields (text, blocks, title): `text` is what the document viewer shows and what every offset
+points into, and each Block is a span of it (a heading, paragraph, list item, table row or code block).
+Text outside every block is layout (a PDF's running header, the line breaks between HTML blocks) and is
+never cited.
+
+- HTML keeps the page's main content: `<main>`/`role="main"` when the page marks it, and never the site's
+  chrome (navigation, menus, tables of contents, previous/next links, headers and footers), recognised by
+  element, ARIA role, class/id names and link density. Tables become one line per row, cells joined by
+  " | ", each row knowing its header row.
+- Markdown keeps the file's own characters; blocks come from markdown-it's block map.
+- Plain text: paragraphs at blank lines; short unpunctuated lines are headings, bullet lines items.
+- PDF: each page's extracted text; lines grouped into paragraphs, headings and items by their shape, and
+  lines repeated at the top or bottom of most pages (running headers, page numbers) left as layout.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from .types import Block
+
+Parsed = tuple[str, tuple[Block, ...], str]
+
+
+class _Builder:
+    """Appends blocks to a text, recording each one's exact span."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.blocks: list[Block] = []
+
+    def add(self, kind: str, text: str, level: int = 0, header: str = "", tight: bool = False) -> None:
+        if not text or text.isspace():
+            return
+        if self.length:
+            sep = "\n" if tight and self.blocks and self.blocks[-1].kind == kind else "\n\n"
+            self.parts.append(sep)
+            self.length += len(sep)
+        start = self.length
+        self.parts.append(text)
+        self.length += len(text)
+        self.blocks.append(Block(kind, start, self.length, level, header))
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def with_title(text: str, blocks: tuple[Block, ...], title: str) -> Parsed:
+    """Put the title on top as a heading when the content has no heading of its own."""
+    if not title or any(b.kind == "heading" for b in blocks):
+        return text, blocks, title
+    shift = len(title) + 2
+    moved = tuple(Block(b.kind, b.start + shift, b.end + shift, b.level, b.header) for b in blocks)
+    return f"{title}\n\n{text}", (Block("heading", 0, len(title), 1),) + moved, title
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+_DROP_TAGS = {
+    "script", "style", "noscript", "template", "svg", "head", "nav", "aside", "form", "button", "iframe",
+    "object", "embed", "canvas", "select", "input", "textarea", "map", "dialog",
+}
+_CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "toolbar",
+                 "dialog", "alert"}
+# Tokens of class and id names (split at - _ and spaces) that generated sites use for chrome.
+_CHROME_NAMES = {
+    "nav", "navbar", "navigation", "navheader", "navfooter", "menu", "sidebar", "sphinxsidebar", "sidenav",
+    "breadcrumb", "breadcrumbs", "footer", "toc", "pager", "pagination", "related", "relbar", "skip", "skiplink",
+    "cookie", "cookies", "banner", "share", "social", "searchbox", "headerlink", "prev", "next", "topbar",
+    "masthead", "copyright", "edit", "feedback", "announcement", "sourcelink", "docnav", "previous", "navlinks",
+    "sitenav", "subnav", "crumbs", "backtotop", "permalink", "anchorlink",
+}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_LISTS = {"ul", "ol", "menu", "dl"}
+_BLOCKS = {
+    "p", "div", "section", "article", "main", "header", "footer", "blockquote", "figure", "figcaption", "dd", "dt",
+    "address", "details", "summary", "caption", "center", "fieldset", "body", "html", "hr", "legend",
+}
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_NAME_SPLIT = re.compile(r"[-_\s]+")
+
+
+def html(markup: str) -> Parsed:
+    import lxml.html
+    from lxml.etree import ParserError
+
+    markup = _XML_DECLARATION.sub("", markup, count=1)
+    try:
+        root = lxml.html.document_fromstring(markup)
+    except (ParserError, ValueError):
+        return "", (), ""
+    title = ""
+    for node in root.iter("title"):
+        title = _norm(node.text_content())
+        break
+    body = root.find("body")
+    if body is None:
+        body = root
+    content = _main_content(body)
+    _drop_chrome(content)
+    walker = _HtmlWalker()
+    walker.walk(content)
+    walker.flush()
+    return with_title(walker.out.text(), tuple(walker.out.blocks), title)
+
+
+def _tag(el) -> str | None:
+    return el.tag.lower() if isinstance(el.tag, str) else None
+
+
+def _main_content(body):
+    """The element the page marks as its main content, if it holds real text; else the body."""
+    marked = [el for el in body.iter() if _tag(el) == "main" or (el.get("role") or "").lower() == "main"]
+    if not marked:
+        articles = [el for el in body.iter() if _tag(el) == "article"]
+        marked = articles if len(articles) == 1 else []
+    best = max(marked, key=lambda el: len(el.text_content()), default=None)
+    if best is not None and len(_norm(best.text_content())) >= 200:
+        return best
+    return body
+
+
+def _link_density(el) -> tuple[float, int, int]:
+    text = len(_norm(el.text_content()))
+    links = [a for a in el.iter("a")]
+    linked = sum(len(_norm(a.text_content())) for a in links)
+    return (linked / text if text else 0.0), len(links), text
+
+
+def _has_heading(el) -> bool:
+    return any(_tag(d) in ("h1", "h2", "h3") for d in el.iter())
+
+
+def _is_chrome(el) -> bool:
+    tag = _tag(el)
+    if tag is None or tag in ("html", "body", "main"):
+        return False
+    if tag in _DROP_TAGS:
+        return True
+    if (el.get("role") or "").lower() in _CHROME_ROLES or el.get("hidden") is not None:
+        return True
+    if (el.get("aria-hidden") or "").lower() == "true":
+        return True
+    if re.search(r"display\s*:\s*none", el.get("style") or ""):
+        return True
+    names = {t for t in _NAME_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()) if t}
+    density, links, size = _link_density(el) if tag not in ("a", "span", "code") else (0.0, 0, 0)
+    if names & _CHROME_NAMES and not _has_heading(el):
+        # A wrapper named like chrome can hold the whole page ("wy-nav-content"); chrome itself is short
+        # or mostly links.
+        return density >= 0.3 or size < 400
+    if tag in ("header", "footer") and not _has_heading(el) and (density >= 0.3 or size < 400):
+        return True
+    # A list or box that is mostly links (a menu, a table of contents, "see also" bars).
+    return tag in ("ul", "ol", "div", "table", "section", "p", "dl", "td") and links >= 3 and density > 0.7 \
+        and not _has_heading(el)
+
+
+def _drop_chrome(root) -> None:
+    doomed = []
+    stack = list(root)
+    while stack:
+        el = stack.pop()
+        if _is_chrome(el):
+            doomed.append(el)
+        else:
+            stack.extend(el)
+    for el in doomed:
+        el.drop_tree()  # keeps the tail text, which belongs to the parent
+
+
+class _HtmlWalker:
+    def __init__(self) -> None:
+        self.out = _Builder()
+        self.buffer: list[str] = []
+        self.kinds = ["paragraph"]
+
+    def flush(self) -> None:
+        text = _norm("".join(self.buffer))
+        self.buffer = []
+        kind = self.kinds[-1]
+        self.out.add(kind, text, tight=kind == "item")
+
+    def walk(self, el) -> None:
+        tag = _tag(el)
+        if tag is None:  # a comment or processing instruction: only its tail is text
+            self.buffer.append(el.tail or "")
+            return
+        if tag in _HEADINGS:
+            self.flush()
+            self.out.add("heading", _norm(el.text_content()), level=int(tag[1]))
+        elif tag == "pre":
+            self.flush()
+            self.out.add("code", el.text_content().strip("\n").rstrip())
+        elif tag == "table":
+            self.flush()
+            self.table(el)
+        elif tag == "li":
+            self.flush()
+            self.kinds.append("item")
+            self.children(el)
+            self.flush()
+            self.kinds.pop()
+        elif tag in _LISTS or tag in _BLOCKS or tag in ("tr", "td", "th"):
+            self.flush()
+            self.children(el)
+            self.flush()
+        elif tag == "br":
+            self.buffer.append(" ")
+        else:
+            self.children(el)
+        if el.tail and el.getparent() is not None:
+            self.buffer.append(el.tail)
+
+    def children(self, el) -> None:
+        self.buffer.append(el.text or "")
+        for child in el:
+            self.walk(child)
+
+    def table(self, el) -> None:
+        rows = [tr for tr in el.iter("tr") if next(tr.iterancestors("table"), None) is el]
+        cells = [[c for c in tr if _tag(c) in ("td", "th")] for tr in rows]
+        layout = any(True for _ in el.iter("table") if _ is not el) or max((len(r) for r in cells), default=0) < 2 \
+            or any(_tag(d) in ("p", "div", "ul", "ol", "pre", "h1", "h2", "h3") and len(_norm(d.text_content())) > 200
+                   for d in el.iter())
+        if layout:  # a table used for page layout: its cells are ordinary content
+            self.children(el)
+            self.flush()
+            return
+        header = ""
+        caption = el.find("caption")
+        if caption is not None:
+            self.out.add("paragraph", _norm(caption.text_content()))
+        for tr, row in zip(rows, cells):
+            texts = [_norm(c.text_content()) for c in row]
+            if not any(texts):
+                continue
+            line = " | ".join(texts)
+            in_head = _tag(tr.getparent()) == "thead"
+            if not header and (in_head or all(_tag(c) == "th" for c in row)):
+                header = line
+                self.out.add("header", line)
+            else:
+                self.out.add("row", line, header=header, tight=True)
+
+
+# --- Markdown --------------------------------------------------------------------------------------
+
+_BULLET = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
+
+
+def markdown(text: str) -> Parsed:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def span(first: int, last: int) -> tuple[int, int] | None:
+        a, b = starts[min(first, len(starts) - 1)], starts[min(last, len(starts) - 1)]
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        return (a, b) if b > a else None
+
+    blocks: list[Block] = []
+    title = ""
+    depth_items = 0
+    header = ""
+    in_head = False
+    for i, tok in enumerate(tokens):
+        if tok.type == "list_item_open":
+            depth_items += 1
+        elif tok.type == "list_item_close":
+            depth_items -= 1
+        elif tok.type == "thead_open":
+            in_head = True
+        elif tok.type == "thead_close":
+            in_head = False
+        elif tok.type == "table_open":
+            header = ""
+        if not tok.map or tok.nesting < 0:
+            continue
+        first, last = tok.map
+        if tok.type == "heading_open":
+            s = span(first, last)
+            if s:
+                a, b = s
+                line = text[a:b]
+                stripped = line.lstrip("#").strip()
+                if stripped.endswith("#"):
+                    stripped = stripped.rstrip("#").rstrip()
+                if "\n" in line:  # setext: the underline is not part of it
+                    b = a + len(line.split("\n")[0].rstrip())
+                    stripped = text[a:b]
+                a = text.find(stripped, a, b + 1) if stripped else a
+                blocks.append(Block("heading", a, a + len(stripped), level=int(tok.tag[1])))
+                if not title:
+                    title = stripped
+        elif tok.type == "paragraph_open":
+            s = span(first, last)
+            if s:
+                a, b = s
+                kind = "paragraph"
+                if depth_items:
+                    kind = "item"
+                    marker = _BULLET.match(text, a, b)
+                    if marker:
+                        a = marker.end()
+                if blocks and blocks[-1].end > a:  # tight list items share lines with their parent's map
+                    continue
+                blocks.append(Block(kind, a, b))
+        elif tok.type in ("fence", "code_block"):
+            s = span(first + 1, last - 1) if tok.type == "fence" else span(first, last)
+            if s:
+                blocks.append(Block("code", *s))
+        elif tok.type == "tr_open":
+            s = span(first, last)
+            if s:
+                cells = []
+                j = i + 1
+                while j < len(tokens) and tokens[j].type != "tr_close":
+                    if tokens[j].type == "inline":
+                        cells.append(tokens[j].content.strip())
+                    j += 1
+                line = " | ".join(cells)
+                if in_head:
+                    header = line
+                    blocks.append(Block("header", *s))
+                else:
+                    blocks.append(Block("row", *s, header=header))
+    blocks = [b for b in blocks if text[b.start : b.end].strip()]
+    return text, tuple(_ordered(blocks)), title
+
+
+def _ordered(blocks: Iterable[Block]) -> list[Block]:
+    """Sorted, without overlaps (a block inside an earlier one is dropped)."""
+    out: list[Block] = []
+    for b in sorted(blocks, key=lambda b: (b.start, -b.end)):
+        if out and b.start < out[-1].end:
+            continue
+        out.append(b)
+    return out
+
+
+# --- Plain text ------------------------------------------------------------------------------------
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+_TERMINAL = re.compile(r"[.!?;:,。！？；：，…\"”’)\]]$")
+
+
+def _looks_like_heading(line: str) -> bool:
+    words = line.split()
+    return 0 < len(words) <= 12 and not _TERMINAL.search(line) and not _BULLET.match(line) \
+        and (line[0].isupper() or line[0].isdigit() or not line[0].isascii())
+
+
+def plain(text: str) -> Parsed:
+    blocks: list[Block] = []
+    start = 0
+    bounds = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)] + [(len(text), len(text))]
+    for stop, next_start in bounds:
+        blocks.extend(_plain_paragraph(text, start, stop, first=not blocks))
+        start = next_start
+    title = next((text[b.start : b.end] for b in blocks if b.kind == "heading" and b.level == 1), "")
+    return text, tuple(blocks), title
+
+
+def _lines(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    out = []
+    at = start
+    for line in text[start:stop].split("\n"):
+        a, b = at, at + len(line)
+        at = b + 1
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def _plain_paragraph(text: str, start: int, stop: int, first: bool) -> list[Block]:
+    lines = _lines(text, start, stop)
+    if not lines:
+        return []
+    if len(lines) == 1 and _looks_like_heading(text[lines[0][0] : lines[0][1]]):
+        return [Block("heading", *lines[0], level=1 if first else 2)]
+    if not any(_BULLET.match(text, a, b) for a, b in lines):
+        return [Block("paragraph", lines[0][0], lines[-1][1])]
+    out: list[Block] = []
+    current: list[int] | None = None
+    kind = "paragraph"
+    for a, b in lines:
+        marker = _BULLET.match(text, a, b)
+        if marker or current is None:
+            if current is not None:
+                out.append(Block(kind, current[0], current[1]))
+            kind = "item" if marker else "paragraph"
+            current = [marker.end() if marker else a, b]
+        else:
+            current[1] = b  # a continuation line of the item
+    if current is not None:
+        out.append(Block(kind, current[0], current[1]))
+    return out
+
+
+# --- PDF -------------------------------------------------------------------------------------------
+
+def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
+    """Blocks of one page's extracted text (which starts at `offset` in the document)."""
+    lines = _lines(text, 0, len(text))
+    widths = sorted(b - a for a, b in lines)
+    typical = widths[int(len(widths) * 0.75)] if widths else 0
+    blocks: list[Block] = []
+    current: list[int] | None = None
+    kind = "paragraph"
+
+    def close() -> None:
+        nonlocal current
+        if current is None:
+            return
+        a, b = current
+        inner = _lines(text, a, b)
+        # Three or more lines none of which ends a sentence: a table or list laid out line by line, where
+        # each line is a fact of its own ("chmod Utility to change access permissions").
+        if kind == "paragraph" and len(inner) >= 3 and not any(re.search(r"[.!?;:。！？]$", text[x:y]) for x, y in inner):
+            blocks.extend(Block("row", offset + x, offset + y) for x, y in inner)
+        else:
+            blocks.append(Block(kind, offset + a, offset + b))
+        current = None
+
+    for i, (a, b) in enumerate(lines):
+        line = text[a:b]
+        if line_key(line) in repeated:
+            close()
+            continue
+        marker = _BULLET.match(text, a, b)
+        short = (b - a) < 0.6 * typical
+        if _looks_like_heading(line) and short and len(line.split()) <= 10 and not line.strip().isdigit():
+            close()
+            blocks.append(Block("heading", offset + a, offset + b, level=2))
+            continue
+        if marker:
+            close()
+            kind = "item"
+            current = [marker.end(), b]
+        elif current is None:
+            kind = "paragraph"
+            current = [a, b]
+        else:
+            current[1] = b
+        # A short line that ends a sentence ends its paragraph.
+        if short and re.search(r"[.!?。！？:]$", line):
+            close()
+    close()
+    return blocks
+
+
+def line_key(line: str) -> str:
+    """A line with its digits removed: running headers and page numbers differ only in those."""
+    return re.sub(r"\d+", "#", " ".join(line.split()))
+
+
+def repeated_lines(pages: list[str]) -> set[str]:
+    """Lines standing first or last on most pages: running headers, footers and page numbers."""
+    if len(pages) < 3:
+        return set()
+    counts: dict[str, int] = {}
+    for page in pages:
+        lines = [ln for ln in (" ".join(x.split()) for x in page.split("\n")) if ln]
+        for key in {line_key(ln) for ln in lines[:2] + lines[-2:]}:
+            counts[key] = counts.get(key, 0) + 1
+    return {k for k, n in counts.items() if n >= max(3, len(pages) // 2)}

@@ -1,0 +1,225 @@
+"""Everything that depends on the language of a text, behind one object.
+
+Scoring, keyword search and verification ask a Language for words, keyword terms, sentence boundaries,
+number words, month names and negations; no other module holds a word list. A language is chosen per
+document (`detect`) and per corpus (the language of most of its text), so a Chinese file among English ones
+is split and checked as Chinese while the keyword index speaks the corpus's language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+# Han, Hiragana/Katakana and Hangul: scripts written without spaces between words.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    stemmer: str | None = None  # a PyStemmer algorithm
+    stop_words: frozenset[str] = frozenset()
+    number_words: Mapping[str, float] = field(default_factory=dict)
+    months: tuple[str, ...] = ()
+    negations: frozenset[str] = frozenset()
+    spaced: bool = True  # False: words are not separated by spaces (keyword terms are character bigrams)
+    # Questions that ask for a time or a number (then the answer must hold one), and what counts as one.
+    time_question: re.Pattern | None = None
+    number_question: re.Pattern | None = None
+    temporal: re.Pattern = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
+    numeric: re.Pattern = re.compile(r"\d")
+    # Questions about everyday things no document collection is about, to measure how close off-topic
+    # questions come to a corpus (store.Calibration). Languages without their own use English ones.
+    probes: tuple[str, ...] = ()
+    # Words that make the date after them a bound of a span ("since 1991"), not the time something happened;
+    # such a date answers only a question that itself asks for a bound ("since when?").
+    bounds: frozenset[str] = frozenset()
+
+    def words(self, text: str) -> list[str]:
+        """Lower-cased words; for unspaced scripts each character of a run is a word."""
+        out: list[str] = []
+        for m in _LATIN_WORD.finditer(text.lower()):
+            token = m.group(0)
+            if _CJK.search(token):
+                out.extend(ch for ch in token if not ch.isspace())
+            else:
+                out.append(token)
+        return out
+
+    def terms(self, texts: Sequence[str]) -> list[list[str]]:
+        """Keyword terms of each text: words without stop words, stemmed; CJK runs as characters and bigrams."""
+        stem = _stemmer(self.stemmer) if self.stemmer else None
+        out = []
+        for text in texts:
+            terms: list[str] = []
+            lowered = text.lower()
+            for m in _LATIN_WORD.finditer(_CJK_RUN.sub(" ", lowered)):
+                word = m.group(0).replace("’", "'")
+                if word not in self.stop_words:
+                    terms.append(word)
+            if stem is not None and terms:
+                terms = stem.stemWords(terms)
+            for run in _CJK_RUN.findall(lowered):
+                terms.extend(ch for ch in run if ch not in self.stop_words)
+                terms.extend(run[i : i + 2] for i in range(len(run) - 1))
+            out.append(terms)
+        return out
+
+    def month_pattern(self) -> re.Pattern | None:
+        return _alternation(self.months) if self.months else None
+
+    def question_kind(self, question: str) -> str | None:
+        """"time" or "number" when the question asks for one, else None."""
+        if self.time_question is not None and self.time_question.search(question):
+            return "time"
+        if self.number_question is not None and self.number_question.search(question):
+            return "number"
+        return None
+
+    def has_kind(self, text: str, kind: str | None, question: str = "") -> bool:
+        if kind == "time":
+            asks_bound = any(w in self.bounds for w in self.words(question))
+            for m in self.temporal.finditer(text):
+                before = self.words(text[max(0, m.start() - 12) : m.start()])
+                if asks_bound or not before or before[-1] not in self.bounds:
+                    return True
+            return False
+        if kind == "number":
+            return bool(self.numeric.search(text))
+        return True
+
+    def is_negation(self, word: str) -> bool:
+        return word in self.negations or (self.code == "en" and word.endswith("n't"))
+
+
+@lru_cache(maxsize=None)
+def _stemmer(name: str):
+    import Stemmer
+
+    return Stemmer.Stemmer(name)
+
+
+@lru_cache(maxsize=None)
+def _alternation(words: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+
+def _stop_words(name: str) -> frozenset[str]:
+    import bm25s.stopwords as lists
+
+    return frozenset(w.lower() for w in getattr(lists, name))
+
+
+_EN_NUMBERS = {
+    w: float(n)
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": 30.0, "forty": 40.0, "fifty": 50.0, "sixty": 60.0, "seventy": 70.0, "eighty": 80.0, "ninety": 90.0,
+     "hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9, "dozen": 12.0, "twice": 2.0, "once": 1.0}
+
+
+_EN_PROBES = (
+    "What is the capital of France?", "How do I bake sourdough bread?", "Who won the football world cup in 2018?",
+    "What is the boiling point of water at high altitude?", "How many moons does Jupiter have?",
+    "What are the symptoms of the flu?", "How do I tune a guitar?", "What is the best way to learn to swim?",
+    "Which vitamins are in oranges?", "How tall is Mount Everest?", "What is a good recipe for pancakes?",
+    "How do solar panels generate electricity?", "Who painted the Mona Lisa?",
+    "What time does the museum open on Sundays?", "How do I change a flat tyre on a bicycle?",
+    "What is the population of Brazil?", "How long should I boil an egg?", "What causes thunderstorms?",
+    "Which planet is closest to the sun?", "How do I care for a cactus?", "What is the plot of Hamlet?",
+    "How much does a train ticket to Paris cost?", "What are the rules of castling in chess?",
+    "Why is the sky blue?", "How do bees make honey?", "What is the fastest land animal?",
+    "When was the printing press invented?", "How do I write a cover letter?",
+    "What is the exchange rate of the euro to the yen?", "What should I pack for a beach holiday?",
+)
+
+
+@lru_cache(maxsize=None)
+def get(code: str) -> Language:
+    """The Language for an ISO 639-1 code; unknown codes get a neutral language (no stemming, no stop words)."""
+    if code == "en":
+        return Language(
+            "en",
+            stemmer="english",
+            stop_words=_stop_words("STOPWORDS_EN"),
+            number_words=_EN_NUMBERS,
+            months=("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                    "October", "November", "December"),
+            negations=frozenset({"not", "no", "never", "none", "nor", "neither", "without", "cannot", "nothing"}),
+            probes=_EN_PROBES,
+            bounds=frozenset({"since", "until", "till"}),
+            time_question=re.compile(
+                r"^\s*(?:when|since when|until when|in what year|what year|which year|on what date|what date)\b"
+                r"|\b(?:what year|which year|what date|since when|until when)\b", re.IGNORECASE),
+            number_question=re.compile(
+                r"\bhow (?:many|much|long|large|big|far|old|high|deep|often)\b"
+                r"|\b(?:population|percentage|number of|cost|price)\b", re.IGNORECASE),
+            temporal=re.compile(
+                r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September"
+                r"|October|November|December)\b|\b\d{1,2}(?:st|nd|rd|th)? century\b|\bdecades?\b"
+                r"|\b(?:yesterday|today)\b", re.IGNORECASE),
+            numeric=re.compile(
+                r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+                r"|hundreds?|thousands?|millions?|billions?|dozens?|half|double|twice)\b", re.IGNORECASE),
+        )
+    if code in ("zh", "ja", "ko"):
+        lists = {"zh": "STOPWORDS_CHINESE", "ko": "STOPWORDS_KOREAN"}
+        return Language(
+            code,
+            stop_words=_stop_words(lists[code]) if code in lists else frozenset(),
+            negations=frozenset({"不", "没", "没有", "未", "无", "非", "别"}) if code == "zh" else frozenset(),
+            spaced=False,
+        )
+    if code in _EUROPEAN:
+        stemmer, stops, negations = _EUROPEAN[code]
+        return Language(code, stemmer=stemmer, stop_words=_stop_words(stops), negations=frozenset(negations))
+    return Language(code)
+
+
+_EUROPEAN = {
+    "fr": ("french", "STOPWORDS_FRENCH", ("ne", "pas", "jamais", "aucun", "aucune", "sans", "ni")),
+    "de": ("german", "STOPWORDS_GERMAN", ("nicht", "kein", "keine", "keinen", "nie", "niemals", "ohne")),
+    "es": ("spanish", "STOPWORDS_SPANISH", ("no", "nunca", "jamás", "ningún", "ninguna", "sin", "ni")),
+    "it": ("italian", "STOPWORDS_ITALIAN", ("non", "mai", "nessun", "nessuna", "senza", "né")),
+    "pt": ("portuguese", "STOPWORDS_PORTUGUESE", ("não", "nunca", "nenhum", "nenhuma", "sem", "nem")),
+    "nl": ("dutch", "STOPWORDS_DUTCH", ("niet", "geen", "nooit", "zonder")),
+    "ru": ("russian", "STOPWORDS_RUSSIAN", ("не", "нет", "никогда", "без", "ни")),
+}
+
+
+def detect(text: str, sample: int = 20_000) -> Language:
+    """The language of a text, from its script and, for Latin script, from which stop words it uses most."""
+    head = text[:sample]
+    letters = sum(ch.isalpha() for ch in head) or 1
+    cjk = len(_CJK.findall(head))
+    if cjk / letters > 0.2:
+        if re.search(r"[\u3040-\u30ff]", head):
+            return get("ja")
+        if re.search(r"[\uac00-\ud7af]", head) and not re.search(r"[\u4e00-\u9fff]", head):
+            return get("ko")
+        return get("zh")
+    words = [w.lower() for w in _LATIN_WORD.findall(head)]
+    if not words:
+        return get("en")
+    best, best_share = "en", 0.0
+    for code in ("en", *_EUROPEAN):
+        stops = get(code).stop_words
+        share = sum(w in stops for w in words) / len(words)
+        if share > best_share:
+            best, best_share = code, share
+    return get(best)
+
+
+def majority(languages: Sequence[tuple[str, int]]) -> Language:
+    """The language of most of the text, given (code, characters) per document; English for none."""
+    totals: dict[str, int] = {}
+    for code, size in languages:
+        totals[code] = totals.get(code, 0) + size
+    return get(max(totals, key=totals.__getitem__)) if totals else get("en")
