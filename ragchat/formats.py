@@ -72,7 +72,7 @@ _CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search
                  "dialog", "alert"}
 # Tokens of class and id names (split at - _ and spaces) that generated sites use for chrome.
 _CHROME_NAMES = {
-    "nav", "navbar", "navigation", "navheader", "navfooter", "menu", "sidebar", "sphinxsidebar", "sidenav",
+    "nav", "navbar", "navigation", "navheader", "navfooter", "menu", "sphinxsidebar", "sidenav",
     "breadcrumb", "breadcrumbs", "footer", "toc", "pager", "pagination", "related", "relbar", "skip", "skiplink",
     "cookie", "cookies", "banner", "share", "social", "searchbox", "headerlink", "prev", "next", "topbar",
     "masthead", "copyright", "edit", "feedback", "announcement", "sourcelink", "docnav", "previous", "navlinks",
@@ -153,6 +153,9 @@ def _is_chrome(el) -> bool:
         return True
     names = {t for t in _NAME_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()) if t}
     density, links, size = _link_density(el) if tag not in ("a", "span", "code") else (0.0, 0, 0)
+    if "sidebar" in names and not _has_heading(el):
+        # Site themes name their menus "sidebar", DocBook its TIP and NOTE boxes: only a linky one is chrome.
+        return density >= 0.3
     if names & _CHROME_NAMES and not _has_heading(el):
         # A wrapper named like chrome can hold the whole page ("wy-nav-content"); chrome itself is short
         # or mostly links.

@@ -47,6 +47,7 @@ def test_html_keeps_main_content_and_drops_site_chrome():
         "<ul><li>An item with <a href='x'>a link</a> inside.</li><li>Another item.</li></ul>"
         "<table><tr><th>Plan</th><th>Monthly fee</th></tr><tr><td>Basic</td><td>EUR 400</td></tr></table>"
         "<pre>$ apt update\n$ apt upgrade</pre>"
+        "<div class='sidebar'><p>TIP Run apt update before installing.</p></div>"
         "<footer>Copyright 2024 Someone</footer></body></html>"
     )
     text, blocks, title = formats.html(page)
@@ -57,6 +58,7 @@ def test_html_keeps_main_content_and_drops_site_chrome():
         ("heading", "Heading"), ("paragraph", "First & second paragraph."), ("paragraph", "Third line"),
         ("item", "An item with a link inside."), ("item", "Another item."), ("header", "Plan | Monthly fee"),
         ("row", "Basic | EUR 400"), ("code", "$ apt update\n$ apt upgrade"),
+        ("paragraph", "TIP Run apt update before installing."),  # a DocBook "sidebar" box is content
     ]
     assert blocks[6].header == "Plan | Monthly fee"  # the row knows what its cells are
 
