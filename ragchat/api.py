@@ -48,7 +48,7 @@ from .errors import (
     QuestionTooLongError,
     RagError,
 )
-from .guard import BodyLimit, JsonGuard, error_body
+from .guard import BodyLimit, JsonGuard, UploadErrors, error_body
 from .qa import QA
 from .schema import answer_json, citation_json, hit_json
 from .settings import MODES, Settings
@@ -157,6 +157,7 @@ def create_api(qa: QA, settings: Settings, lanes: Lanes | None = None) -> FastAP
     lanes = lanes or Lanes(settings)
     app.state.lanes = lanes
     # Added innermost first: AuthMiddleware runs first, so a caller without a credential never gets its body read.
+    app.add_middleware(UploadErrors, path=UPLOAD_PATH)
     app.add_middleware(JsonGuard)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, limits={UPLOAD_PATH: settings.max_upload_bytes})
     app.add_middleware(AuthMiddleware, gate=Gate(settings))

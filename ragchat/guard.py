@@ -12,7 +12,10 @@ Errors are {"error": {"message", "type", "code"}} (OpenAI's shape) everywhere, w
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 32  # our bodies nest 4 deep (messages → content parts → part); 100k-deep JSON was a 400 before
 
@@ -194,3 +197,34 @@ def _replay(chunks: list[bytes], receive):
         return await receive()
 
     return replay
+
+
+class UploadErrors:
+    """The chat's upload route answered 500 (a TypeError inside Gradio) to a multipart part with an empty file
+    name, which Starlette reads as a form field instead of a file. A 5xx there becomes a 400 naming the fix."""
+
+    def __init__(self, app, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("path") != self.path:
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def watched_send(message):
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] >= 500:
+                replaced = True
+                await send_error(send, 400, "the upload could not be read: send each file as multipart/form-data "
+                                 "field `files` with a file name", "invalid_upload")
+            elif not replaced:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            if not replaced:
+                raise
+            log.warning("an upload could not be read", exc_info=True)
