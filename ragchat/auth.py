@@ -182,18 +182,20 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         verdict = self.gate.header_verdict(headers)
-        if verdict is False:
+        if verdict is not None:
+            # While a client is locked out even a right header is refused: otherwise guessing would go on at full
+            # speed, a 200 among the 429s giving the answer away. (A session cookie is no guess: it passes.)
             wait = self.gate.retry_after(client)
-            if not wait:
+            if not wait and verdict is False:
                 self.gate.failed(client)
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
+            if wait or verdict is False:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                elif wait:
+                    await _too_many(send, wait)
+                else:
+                    await _unauthorised(scope, send, "wrong API key or password in the Authorization header")
                 return
-            if wait:
-                await _too_many(send, wait)
-            else:
-                await _unauthorised(scope, send, "wrong API key or password in the Authorization header")
-            return
         if verdict is True or self.gate.session_user(headers) is not None:
             await self.app(scope, receive, send)
             return

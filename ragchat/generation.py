@@ -240,6 +240,11 @@ class LocalGenerator(ChatGenerator):
         except Exception as e:  # the runtime raises plain exceptions on a bad file
             raise ModelError(f"could not load the local model {model_path}: {e}: delete it and run `make run`") from e
 
+    @property
+    def address(self) -> str:
+        """Where llama.cpp's own HTTP server listens: unix://<private folder>/llama.sock, behind a random key."""
+        return self._server.listening_address
+
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
         """A few words copied from the evidence, without markers: citations.attribute finds the sentence.
 
