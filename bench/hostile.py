@@ -82,6 +82,37 @@ def server(root: Path, index: Path, **env: str):
         process.wait(timeout=30)
 
 
+class Failed:
+    """A request that got no HTTP answer (connection reset, timeout): shown by its exception's name."""
+
+    def __init__(self, error: Exception) -> None:
+        self.status_code = type(error).__name__
+        self.text = ""
+        self.headers: dict = {}
+
+    def json(self) -> dict:
+        return {}
+
+
+class Client:
+    """httpx on a fresh connection per request, so one reset connection cannot fail the next probe."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url, self.timeout = base_url, timeout
+
+    def request(self, method: str, path: str, **kwargs):
+        try:
+            return httpx.request(method, self.base_url + path, timeout=self.timeout, trust_env=False, **kwargs)
+        except httpx.TransportError as e:
+            return Failed(e)
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+
 def status_counts(codes: list[int]) -> str:
     counts: dict[int, int] = {}
     for c in codes:
@@ -91,7 +122,7 @@ def status_counts(codes: list[int]) -> str:
 
 def probes_key_only(url: str, pid: int, rows: list) -> None:
     bearer = {"Authorization": f"Bearer {KEY}"}
-    http = httpx.Client(base_url=url, timeout=120, trust_env=False)
+    http = Client(url, timeout=120)
     r = http.post("/gradio_api/run/ask", json={"data": [SHOIGU, [], "extractive", 3]})
     rows.append(("1", "API key only: Gradio `/gradio_api/run/ask` without the key", 1, str(r.status_code)))
     r = http.post("/gradio_api/upload", files=[("files", ("x.bin", os.urandom(1000)))])
@@ -108,10 +139,7 @@ def probes_key_only(url: str, pid: int, rows: list) -> None:
             yield block
         yield b'"}'
 
-    try:
-        code = str(http.post("/api/ask", content=body(), headers={**bearer, "content-type": "application/json"}).status_code)
-    except httpx.TransportError as e:
-        code = type(e).__name__
+    code = str(http.post("/api/ask", content=body(), headers={**bearer, "content-type": "application/json"}).status_code)
     rows.append(("6", "200 MB chunked body to `/api/ask`: status, server RSS growth", 1,
                  f"{code}; +{rss_mb(pid) - before:.0f} MB"))
 
@@ -174,7 +202,7 @@ def probes_burst(url: str, rows: list) -> None:
 
 
 def probes_ui_only(url: str, rows: list) -> None:
-    http = httpx.Client(base_url=url, timeout=30, trust_env=False)
+    http = Client(url, timeout=30)
     r = http.post("/api/ask", json={"question": SHOIGU})
     rows.append(("2", "UI auth only: `/api/ask` without a login", 1, str(r.status_code)))
     r = http.get("/api/documents/north-korea-russia-staunch-ally.txt")
