@@ -25,7 +25,9 @@ from fastapi import FastAPI  # noqa: E402
 
 from ragchat import ui  # noqa: E402
 from ragchat.api import create_api  # noqa: E402
-from ragchat.errors import RagError  # noqa: E402
+from ragchat.auth import check_exposure  # noqa: E402
+from ragchat.budget import Lanes, allowed_modes, check_mode, check_top_k  # noqa: E402
+from ragchat.errors import QuestionError, RagError  # noqa: E402
 from ragchat.qa import QA  # noqa: E402
 from ragchat.schema import answer_json  # noqa: E402
 from ragchat.settings import Settings  # noqa: E402
@@ -46,8 +48,13 @@ MODE_LABELS = {
     "openai": "OpenAI-compatible server (RAGCHAT_OPENAI_BASE_URL)",
 }
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf"]
-MAX_UPLOAD = "50mb"
 MAX_KEPT_ANSWERS = 100  # per browser session, for references in older messages
+MAX_KEPT_TURNS = 12  # per browser session: qa.py reads the last 6 turns of a conversation, never more
+QUEUE_SIZE = 16  # chat events waiting in Gradio's queue; more are told the queue is full instead of piling up
+# Gradio's temporary copies of uploads (handled ones are deleted at once; these catch any a client never used):
+# every 10 minutes, files older than an hour.
+DELETE_CACHE = (600, 3600)
+INTERNAL_ERROR = "internal error: the server log has the details"
 UPLOAD_HINT = ("Files are saved into the documents folder under a safe name and indexed at once; they are "
                "searchable as soon as the progress bar finishes.")
 PANEL_HEIGHT = "calc(100vh - 250px)"
@@ -184,13 +191,36 @@ def new_session() -> dict:
     return {"answers": {}, "turns": [], "messages": [], "next": 1}
 
 
-def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
+def _integer(value: object) -> object:
+    """The slider sends 5.0; anything that is not a whole number is left for check_top_k to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None) -> gr.Blocks:
+    """The chat. `lanes` are the API's (create_app passes them), so local generations are counted once across both."""
     library = ui.Library(qa)
-    modes = ["auto", *qa.available_modes()]
-    default_mode = settings.mode if settings.mode in modes else "auto"
+    lanes = lanes or Lanes(settings)
+    available = qa.available_modes()
+    allowed = allowed_modes(settings, available)
+    modes = ["auto", *allowed] if "auto" == settings.mode else allowed
+    default_mode = settings.mode if settings.mode in modes else modes[0]
+
+    def answers(question: str, history: list, mode: str | None, top_k: object) -> Iterator[str | Answer]:
+        """qa.ask_stream within the server's budgets: an allowed mode, a capped top_k, a place in its lane.
+        Gradio's inputs are whatever a client sends to the queue, not what the widgets allow."""
+        resolved = check_mode(mode or None, settings, available)
+        k = check_top_k(_integer(top_k), settings)
+        lane = lanes.for_mode(resolved)
+        if lane is None:
+            yield from qa.ask_stream(question, history, mode=mode or None, top_k=k)
+            return
+        with lane.enter():
+            yield from qa.ask_stream(question, history, mode=mode or None, top_k=k)
 
     def respond(question: str, session: dict, mode: str, top_k: float) -> Iterator[tuple]:
-        question = (question or "").strip()
+        question = (question or "").strip() if isinstance(question, str) else ""
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -199,7 +229,7 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
         yield shown, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         text, answer = "", None
         try:
-            for item in qa.ask_stream(question, session["turns"], mode=mode, top_k=int(top_k)):
+            for item in answers(question, session["turns"], mode, top_k):
                 if isinstance(item, Answer):
                     answer = item
                 elif item:
@@ -208,8 +238,9 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
         except Exception as e:  # a RagError's message is for the user; anything else is logged, not shown
             if not isinstance(e, RagError):
                 log.exception("answering %r failed", question)
-            message = str(e) if isinstance(e, RagError) else "internal error: the server log has the details"
-            session["messages"] = messages + [{"role": "assistant", "content": ui.error_html(message)}]
+            message = str(e) if isinstance(e, RagError) else INTERNAL_ERROR
+            session["messages"] = _bounded(messages + [{"role": "assistant", "content": ui.error_html(message)}],
+                                          settings.max_session_messages)
             yield session["messages"], gr.skip(), session, gr.skip(), gr.skip(), gr.skip()
             return
         assert answer is not None
@@ -218,8 +249,10 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
         session["answers"][aid] = answer
         for old in list(session["answers"])[:-MAX_KEPT_ANSWERS]:
             del session["answers"][old]
-        session["turns"] += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
-        session["messages"] = messages + [{"role": "assistant", "content": ui.answer_html(answer, aid)}]
+        session["turns"] = (session["turns"] + [{"role": "user", "content": question},
+                                                {"role": "assistant", "content": answer.answer}])[-MAX_KEPT_TURNS:]
+        session["messages"] = _bounded(messages + [{"role": "assistant", "content": ui.answer_html(answer, aid)}],
+                                      settings.max_session_messages)
         yield (session["messages"], gr.skip(), session, ui.sources_html(answer, aid, qa.document),
                ui.document_placeholder(), gr.Tabs(selected="sources"))
 
@@ -252,16 +285,31 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
     def add_files(paths: list[str] | None, progress=gr.Progress()):
         if not paths:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        progress(0, desc="Reading files")
-
-        def on_progress(done: int, total: int) -> None:
-            progress((done, total), desc="Embedding new passages", unit="sentences")
-
+        files = [Path(p) for p in paths if isinstance(p, str) and p]
         try:
-            added = library.add([(Path(p), Path(p).name) for p in paths], progress=on_progress)
-            message = added.message()
+            if len(files) > settings.max_upload_files:
+                message = (f"Not added: {len(files)} files at once; the limit is {settings.max_upload_files}. "
+                           "Upload them in smaller batches (RAGCHAT_MAX_UPLOAD_FILES on the server sets the limit).")
+            else:
+                progress(0, desc="Reading files")
+
+                def on_progress(done: int, total: int) -> None:
+                    progress((done, total), desc="Embedding new passages", unit="sentences")
+
+                # A file sent with an empty name is stored by Gradio as its folder: it has no name to keep.
+                named = [(f, f.name) for f in files if f.is_file()]
+                unnamed = len(files) - len(named)
+                added = library.add(named, progress=on_progress)
+                message = added.message()
+                if unnamed:
+                    message += f"\n\nNot added: {unnamed} upload(s) without a file name. Give each file a name."
         except RagError as e:
             message = f"Could not index the upload: {e}"
+        except Exception:
+            log.exception("adding uploaded files failed")
+            message = f"Could not index the upload: {INTERNAL_ERROR}"
+        finally:
+            _delete_uploads(files)
         docs = library.documents()
         choices = [d.source for d in docs]
         return message, ui.library_html(docs), gr.Dropdown(choices=choices), None
@@ -275,12 +323,22 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
     def api_ask(question: str, history: list | None = None, mode: str | None = None, top_k: int | None = None) -> dict:
         """Answer a question from the documents; returns the Answer JSON (the same as POST /api/ask)."""
         try:
-            return answer_json(qa.ask(question, history or [], mode=mode or None, top_k=int(top_k) if top_k else None))
+            if not isinstance(question, str) or not (history is None or isinstance(history, list)):
+                raise QuestionError("question must be text and history a list of {role, content} messages")
+            answer = None
+            for item in answers(question, history or [], mode or None, top_k or None):
+                if isinstance(item, Answer):
+                    answer = item
+            return answer_json(answer)
         except RagError as e:
             raise gr.Error(str(e)) from None
+        except Exception:  # show_error is off, but say something a caller can act on
+            log.exception("the /ask endpoint failed")
+            raise gr.Error(INTERNAL_ERROR) from None
 
     docs = library.documents()
-    with gr.Blocks(title="ragchat: cited answers from your documents", analytics_enabled=False) as blocks:
+    with gr.Blocks(title="ragchat: cited answers from your documents", analytics_enabled=False,
+                   delete_cache=DELETE_CACHE) as blocks:
         session = gr.State(new_session())  # copied for every browser session
         gr.HTML(
             '<div id="rc-header"><h1><span class="rc-logo">◆</span> ragchat</h1>'
@@ -322,7 +380,8 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
                             scale=3,
                             elem_id="rc-mode",
                         )
-                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (top-k)",
+                        top_k = gr.Slider(1, min(20, settings.max_top_k), value=min(settings.top_k, settings.max_top_k),
+                                          step=1, label="Passages (top-k)",
                                           scale=2, elem_id="rc-top-k")
             with gr.Column(scale=9, min_width=380, elem_id="rc-side"):
                 with gr.Tabs(selected="sources", elem_id="rc-tabs") as tabs:
@@ -359,28 +418,52 @@ def build_ui(qa: QA, settings: Settings) -> gr.Blocks:
         upload.upload(add_files, [upload], [status, shelf, doc_picker, upload], concurrency_limit=1,
                       concurrency_id="index", show_progress_on=[upload], **private)
         gr.api(api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
-    blocks.queue(default_concurrency_limit=4)
+    blocks.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
     return blocks
 
 
+def _bounded(messages: list[dict], limit: int) -> list[dict]:
+    return messages[-limit:]
+
+
+def _delete_uploads(files: list[Path]) -> None:
+    """Gradio's temporary copies of handled uploads and their per-upload folders: the documents folder has its
+    own copy now, and a client must not fill the disk through the upload route. Only inside Gradio's upload
+    folder: a path in an event's payload is the client's to choose."""
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    for f in files:
+        try:
+            path = f.resolve()
+            if root not in path.parents:
+                continue
+            if path.is_file():
+                path.unlink()
+            if path.parent != root:
+                path.parent.rmdir()  # fails, harmlessly, while another file is in it
+        except OSError:
+            pass
+
+
 def create_app(qa: QA, settings: Settings) -> FastAPI:
-    """One FastAPI app: the JSON/OpenAI routes (ragchat.api) and the Gradio UI mounted at /."""
-    app = create_api(qa, settings)
-    auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
+    """One FastAPI app: the JSON/OpenAI routes (ragchat.api) and the Gradio UI mounted at /, behind one set of
+    credentials (ragchat.auth, installed by create_api) and one set of model lanes (ragchat.budget)."""
+    lanes = Lanes(settings)
+    app = create_api(qa, settings, lanes)
     return gr.mount_gradio_app(
         app,
-        build_ui(qa, settings),
+        build_ui(qa, settings, lanes),
         path="/",
-        auth=auth,
-        auth_message="ragchat: sign in to ask the documents" if auth else None,
+        auth=None,  # the login is ragchat.auth's, in front of every route (Gradio's covered only Gradio's)
         theme=theme(),
         css=CSS,
-        max_file_size=MAX_UPLOAD,
+        max_file_size=settings.max_upload_bytes,
         ssr_mode=False,
         mcp_server=False,
         pwa=False,
         footer_links=[],
-        show_error=True,
+        show_error=False,  # internal exception text stays in the log; gr.Error messages are still shown
     )
 
 
@@ -481,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_no_proxy()
     try:
         settings = Settings.from_env(host=args.host, port=args.port)
+        check_exposure(settings)  # before minutes of loading, not after
         qa = load_service(settings)
         app = create_app(qa, settings)
     except RagError as e:
@@ -494,12 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://{shown}:{settings.port}"
     print(f"ragchat: chat on {base}/  ·  API {base}/api/ask and {base}/v1/chat/completions "
           f"(schema: {base}/api/openapi.json)", file=sys.stderr, flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        if not settings.api_key:
-            log.warning("listening on %s without RAGCHAT_API_KEY: anyone who can reach it can use /api and /v1", host)
-        if not settings.ui_auth:
-            log.warning("listening on %s without RAGCHAT_UI_AUTH: the chat (and its Gradio API) is open to anyone "
-                        "who can reach it", host)
+    if not (settings.api_key or settings.ui_auth) and settings.allow_open:
+        log.warning("listening on %s with no credential (RAGCHAT_ALLOW_OPEN=1): anyone who can reach it can read "
+                    "every document and add files", host)
     uvicorn.run(app, host=host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
     return 0
 

@@ -52,3 +52,15 @@ class QuestionTooLongError(QuestionError):
 
 class DocumentNotFoundError(RagError):
     """A requested document is not in the index."""
+
+
+class BusyError(RagError):
+    """The server is at capacity for this kind of work; retry later (retry_after seconds) or ask another way."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ModeNotAllowedError(RagError):
+    """The caller asked for an answer mode this server does not offer."""

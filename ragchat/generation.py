@@ -17,9 +17,13 @@ import json
 import os
 import queue
 import re
+import secrets
+import shutil
+import tempfile
 import threading
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence
@@ -264,8 +268,14 @@ class LocalGenerator(ChatGenerator):
         params.n_parallel = 1
         params.cpuparams.n_threads = settings.llm_threads
         params.cpuparams_batch.n_threads = settings.llm_threads
-        params.hostnames = ["127.0.0.1"]  # xllamacpp always listens; keep it on loopback on a free port
+        # xllamacpp always starts llama.cpp's HTTP server (no hostnames segfaults; port -1 fails), and we only call
+        # it in-process. So it listens on a Unix socket in a folder only this user can enter, and every HTTP route
+        # but /health needs a random key nobody is told: no TCP port, and nothing another local user can reach.
+        self._socket_dir = tempfile.mkdtemp(prefix="ragchat-llama-")  # mode 0700
+        weakref.finalize(self, shutil.rmtree, self._socket_dir, True)
+        params.hostnames = [os.path.join(self._socket_dir, "llama.sock")]
         params.port = 0
+        params.api_keys = [secrets.token_urlsafe(32)]
         params.warmup = False
         params.verbosity = 1  # warnings and errors only: llama.cpp logs every request's timings at the default 3
         self._lock = threading.Lock()  # one generation at a time: two would each get half the CPU
@@ -274,6 +284,11 @@ class LocalGenerator(ChatGenerator):
             self._server = xllamacpp.Server(params)
         except Exception as e:  # the runtime raises plain exceptions on a bad file
             raise ModelError(f"could not load the local model {model_path}: {e}: delete it and run `make run`") from e
+
+    @property
+    def address(self) -> str:
+        """Where llama.cpp's own HTTP server listens: unix://<private folder>/llama.sock, behind a random key."""
+        return self._server.listening_address
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str]:
         """A few words copied from the evidence, without markers: citations.attribute finds the sentence.

@@ -55,6 +55,17 @@ class Settings:
     port: int = 7860
     api_key: str | None = None
     ui_auth: str | None = None  # "user:password"
+    # With no credential and an address other than loopback the server refuses to start unless this is set.
+    allow_open: bool = False
+
+    # Budgets: what one caller may ask of the server (ragchat/budget.py, ragchat/guard.py).
+    modes: str | None = None  # comma-separated modes callers may request; default: `mode` plus extractive
+    max_top_k: int = 50
+    local_queue: int = 4  # local generations that may wait while one runs; more get 503 + Retry-After
+    max_body_bytes: int = 1_000_000  # a request body on /api and /v1 (a 2,000-char question is ~8 kB)
+    max_upload_bytes: int = 50_000_000  # one upload request to the chat's Library tab
+    max_upload_files: int = 20
+    max_session_messages: int = 200  # chat messages kept per browser session (older ones are dropped)
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
@@ -70,6 +81,18 @@ class Settings:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}: fix RAGCHAT_MODE")
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise ConfigError("RAGCHAT_UI_AUTH must look like user:password")
+        for name in ("max_top_k", "max_body_bytes", "max_upload_bytes", "max_upload_files", "max_session_messages"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be greater than 0, got {getattr(self, name)}: fix RAGCHAT_{name.upper()}")
+        if self.local_queue < 0:
+            raise ConfigError(f"local_queue must be 0 or more, got {self.local_queue}: fix RAGCHAT_LOCAL_QUEUE")
+        unknown = [m for m in self.listed_modes() if m not in MODES or m == "auto"]
+        if unknown:
+            raise ConfigError(f"RAGCHAT_MODES may list extractive, local and openai, got {', '.join(unknown)}: fix it")
+
+    def listed_modes(self) -> tuple[str, ...]:
+        """RAGCHAT_MODES as a tuple (empty when unset: budget.allowed_modes then decides)."""
+        return tuple(dict.fromkeys(m.strip() for m in (self.modes or "").split(",") if m.strip()))
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -97,6 +120,12 @@ def _parse(name: str, type_name: object, raw: str) -> object:
             return int(raw)
         if type_text == "float":
             return float(raw)
+        if type_text == "bool":
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
     except ValueError:
         raise ConfigError(f"RAGCHAT_{name.upper()}={raw!r} is not a valid {type_text}: fix or unset it") from None
     return raw
