@@ -253,7 +253,7 @@ def test_startup_builds_a_missing_index_then_picks_up_new_files(tmp_path, embedd
     settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", mode="extractive")
     assert load_service(settings, embedder).ask("When is the Zorblat festival?").citations[0].source == "a.txt"
     err = capsys.readouterr().err
-    assert "building it" in err and "embedding 1/1 sentences" in err
+    assert "building it" in err and "embedding 2/2 sentences" in err  # the sentence and its heading path
 
     (seeds / "b.md").write_text("Quenby has a harbour with forty boats.\n", encoding="utf-8")
     qa = load_service(settings, embedder)

@@ -24,10 +24,12 @@ def test_qa_set_has_unanswerable_questions():
 
 
 def test_extractive_scores_do_not_regress(scores):
-    # Floors just under what this version measures (docs/BENCHMARKS.md); a change that lowers them fails.
-    assert scores.retrieval_hit_at_5 >= 0.95
-    assert scores.answer_accuracy >= 0.79
-    assert scores.citation_precision >= 0.75
+    # Floors just under what this version measures on the seed (docs/BENCHMARKS.md). The rules fitted to the
+    # seed alone were replaced by ones that hold on the four-corpus suite, which cost the seed a little
+    # (accuracy 0.81 -> 0.77, hit@5 0.97 -> 0.945); a change that lowers these fails.
+    assert scores.retrieval_hit_at_5 >= 0.94
+    assert scores.answer_accuracy >= 0.76
+    assert scores.citation_precision >= 0.72
     assert scores.citation_recall >= 0.93
     assert scores.abstention_accuracy >= 0.30
     assert scores.false_abstention <= 0.07
