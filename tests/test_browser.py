@@ -50,7 +50,7 @@ def qa(tmp_path_factory, seed_index, embedder):
     (root / "seeds").mkdir()
     shutil.copy(SEED_FILE, root / "seeds" / SEED_FILE.name)
     shutil.copytree(seed_index.index_dir, root / "index")
-    settings = seed_index.replace(seeds_dir=root / "seeds", index_dir=root / "index", mode="extractive",
+    settings = seed_index.replace(seeds_dir=root / "seeds", index_dir=root / "index", mode="extractive", modes="extractive,openai",
                                   openai_base_url="http://127.0.0.1:9/v1", openai_timeout=2.0)  # nothing listens there
     base = load(settings, embedder=embedder, build=False)
     return Streaming(base.settings, base.embedder, base.retriever, base.prompts)
