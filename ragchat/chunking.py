@@ -97,21 +97,15 @@ def chunk_document(
 
     blocks, paths = sections(doc)
     raw: list[Unit] = []
-    section = -1
+    headings: list[str] = []  # per section: its heading path as text
     previous: tuple[str, ...] | None = None
     for block, path in zip(blocks, paths):
         if path != previous:
-            section += 1
+            headings.append(heading_text(doc.title, path))
             previous = path
         kind = _UNIT_KIND.get(block.kind, "sentence")
         spans = sentence_spans(text, block.start, block.end) if kind in ("sentence", "item") else [(block.start, block.end)]
-        raw.extend(Unit(a, b, kind, block.header, section) for a, b in spans)
-    headings: list[str] = []
-    previous = None
-    for path in paths:
-        if path != previous:
-            headings.append(heading_text(doc.title, path))
-            previous = path
+        raw.extend(Unit(a, b, kind, block.header, len(headings) - 1) for a, b in spans)
 
     units: list[Unit] = []
     for unit, tokens, wordpieces in zip(raw, *measure([(u.start, u.end) for u in raw])):

@@ -57,7 +57,7 @@ _RANK = {NOT_FOUND: 0, NOTHING: 1, FOUND: 2}
 def required_facts(sentence: str, language: Language | None = None) -> list[str]:
     """What a sentence claims that its evidence must also contain: numbers, dates, names."""
     language = language or get_language("en")
-    facts = [m.group(0) for m in _NUMBER.finditer(sentence)]
+    facts = numbers(sentence)
     months = language.month_pattern()
     if months is not None:
         facts += [m.group(0) for m in months.finditer(sentence)]
@@ -80,12 +80,12 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
             return NOT_FOUND
     if _negation_differs(plain, evidence_text, language):
         return NOT_FOUND
-    numbers = [m.group(0) for m in _NUMBER.finditer(plain)]
-    words = [w for w in required_facts(plain, language) if w not in numbers]
-    if not numbers and not words:
+    stated = numbers(plain)
+    words = [w for w in required_facts(plain, language) if w not in stated]
+    if not stated and not words:
         return NOTHING
     values = _number_values(evidence_text, language)
-    if any(_value(n) not in values for n in numbers):
+    if any(_value(n) not in values for n in stated):
         return NOT_FOUND
     for word in words:
         if not re.search(rf"(?<!\w){re.escape(_fold(word))}(?!\w)", haystack):
@@ -101,6 +101,11 @@ def supported(sentence: str, evidence_text: str, language: Language | None = Non
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?=(?:st|nd|rd|th)?(?![\w]))")
 
 
+def numbers(text: str) -> list[str]:
+    """The numbers of a text as written, on token boundaries ("19" is not in "1991"; "19th" holds 19)."""
+    return _NUMBER.findall(text)
+
+
 def _value(token: str) -> str:
     """A number as a value: "1,000" and "1000" are equal, "3.50" is 3.5; versions ("1.2.3") stay text."""
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+", token):
@@ -112,7 +117,7 @@ def _value(token: str) -> str:
 
 
 def _number_values(text: str, language: Language) -> set[str]:
-    values = {_value(m.group(0)) for m in _NUMBER.finditer(text)}
+    values = {_value(n) for n in numbers(text)}
     for word in language.words(text):
         for part in word.split("-"):  # "ten-day"
             if part in language.number_words:
@@ -141,9 +146,6 @@ def _negation_differs(sentence: str, evidence_text: str, language: Language) -> 
 
 def _fold(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower().split())
-
-
-_WORD = re.compile(r"\w{3,}")
 
 
 def attribute(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> str:

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .citations import numbers
 from .language import get as get_language
 from .store import Store
 from .types import Evidence, Hit
@@ -26,7 +27,6 @@ CONTEXT_WEIGHT = 0.3  # how much the passage around a unit counts (short units l
 CLOSE_MARGIN = 0.2  # units within this of the best may hold the date or number asked for
 
 _QUESTION_END = re.compile(r"[?？]\W*$")
-_NUMBER_TOKEN = re.compile(r"(?<![\w.,])\d[\d.,]*\d(?![\w])|(?<![\w.,])\d(?![\w.,])")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def citable(text: str, kind: str, spaced: bool) -> bool:
 
 def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: Store) -> list[Candidate]:
     """Every citable unit of the hits, once (the same words in two chunks or files count once), best first."""
-    terms = set(store.terms(question))
+    terms = set(store.terms([question])[0])
     weights = store.term_weights(sorted(terms)) if terms else {}
     total = sum(weights.values()) or 1.0
     query = np.asarray(query_vector, dtype=np.float32)
@@ -121,7 +121,7 @@ def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], sto
             seen.add(key)
             fresh.append(i)
         # One tokenizer call per passage, not per unit: this runs on every question.
-        for i, words in zip(fresh, store.keyword.language.terms([texts[i] for i in fresh])):
+        for i, words in zip(fresh, store.terms([texts[i] for i in fresh])):
             overlap = sum(weights[t] for t in terms.intersection(words)) / total
             start, end = chunk.sentences[i]
             header = chunk.headers[i] if i < len(chunk.headers) else ""
@@ -154,9 +154,9 @@ def gather(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: 
     close = [c for c in ranked[:3] if c.score >= ranked[0].score - CLOSE_MARGIN]
     if kind and not any(c.typed for c in close):
         return Gathered(tuple(ranked), False, f"no close sentence holds the {kind} asked for", kind)
-    numbers = set(_NUMBER_TOKEN.findall(question))
-    if numbers:
-        around = " ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text}" for c in close)
-        if not any(re.search(rf"(?<![\w.,]){re.escape(n)}(?![\w])", around) for n in numbers):
+    named = set(numbers(question))
+    if named:
+        around = set(numbers(" ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text}" for c in close)))
+        if not named & around:
             return Gathered(tuple(ranked), False, "the numbers the question names are not in the close passages", kind)
     return Gathered(tuple(ranked), True, "", kind)

@@ -122,10 +122,8 @@ def _main_content(body):
     if not marked:
         articles = [el for el in body.iter() if _tag(el) == "article"]
         marked = articles if len(articles) == 1 else []
-    best = max(marked, key=lambda el: len(el.text_content()), default=None)
-    if best is not None and len(_norm(best.text_content())) >= 200:
-        return best
-    return body
+    best = max(marked, key=lambda el: len(_norm(el.text_content())), default=None)
+    return best if best is not None and len(_norm(best.text_content())) >= 200 else body
 
 
 def _link_density(el) -> tuple[float, int, int]:
@@ -231,10 +229,11 @@ class _HtmlWalker:
     def table(self, el) -> None:
         rows = [tr for tr in el.iter("tr") if next(tr.iterancestors("table"), None) is el]
         cells = [[c for c in tr if _tag(c) in ("td", "th")] for tr in rows]
-        layout = any(True for _ in el.iter("table") if _ is not el) or max((len(r) for r in cells), default=0) < 2 \
-            or any(_tag(d) in ("p", "div", "ul", "ol", "pre", "h1", "h2", "h3") and len(_norm(d.text_content())) > 200
-                   for d in el.iter())
-        if layout:  # a table used for page layout: its cells are ordinary content
+        nested = any(inner is not el for inner in el.iter("table"))
+        narrow = max((len(r) for r in cells), default=0) < 2
+        holds_prose = any(_tag(d) in ("p", "div", "ul", "ol", "pre", "h1", "h2", "h3") and len(_norm(d.text_content())) > 200
+                          for d in el.iter())
+        if nested or narrow or holds_prose:  # a table used for page layout: its cells are ordinary content
             self.children(el)
             self.flush()
             return

@@ -106,11 +106,14 @@ class Store:
         self._next_id = next_id
         self._by_chunk_id = {c.id: i for i, c in chunks.items()}
         self.calibration = calibration or Calibration()
+        self._language: Language | None = keyword.language if keyword is not None else None
 
     @property
     def language(self) -> Language:
         """The corpus's language: that of most of its text (keyword terms are made in it)."""
-        return majority([(d.language, len(d.text)) for d in self.documents.values()])
+        if self._language is None:
+            self._language = majority([(d.language, len(d.text)) for d in self.documents.values()])
+        return self._language
 
     @classmethod
     def empty(cls, config: IndexConfig) -> "Store":
@@ -135,6 +138,7 @@ class Store:
             del self._by_chunk_id[self.chunks.pop(i).id]
         self.documents.pop(source, None)
         self._keyword = None
+        self._language = None
         return len(ids)
 
     def add_document(
@@ -157,6 +161,7 @@ class Store:
             self._by_chunk_id[chunk.id] = i
         self.documents[doc.source] = doc
         self._keyword = None
+        self._language = None
 
     def use_kind(self, kind: str) -> None:
         if kind != self.vectors.kind:
@@ -177,9 +182,9 @@ class Store:
     def search_keyword(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         return [(self.chunks[i], s) for i, s in self.keyword.search(query, k)]
 
-    def terms(self, text: str) -> list[str]:
-        """The keyword terms of a text, made as the keyword index makes them."""
-        return self.keyword.language.terms([text])[0]
+    def terms(self, texts: Sequence[str]) -> list[list[str]]:
+        """The keyword terms of each text, made as the keyword index makes them."""
+        return self.language.terms(texts)
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         """How rare each keyword term is across the passages (BM25 idf)."""
