@@ -472,7 +472,9 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: i
     yield "data: [DONE]\n\n"
 
 
-async def _sse_async(first: str | Answer, rest: AsyncIterator, cid: str, created: int, model: str) -> AsyncIterator[str]:
+async def _sse_async(
+    first: str | Answer, rest: AsyncIterator, cid: str, created: int, model: str
+) -> AsyncIterator[str]:
     events = _Events(cid, created, model)
     yield events.chunk({"role": "assistant", "content": ""})
     item: str | Answer | None = first
