@@ -296,13 +296,14 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None) -> gr.Block
                 def on_progress(done: int, total: int) -> None:
                     progress((done, total), desc="Embedding new passages", unit="sentences")
 
-                # A file sent with an empty name is stored by Gradio as its folder: it has no name to keep.
+                # Regular files only: a path in an event's payload is the client's to choose, not necessarily
+                # one of Gradio's upload copies (Gradio checks that too; this keeps folders out of the loader).
                 named = [(f, f.name) for f in files if f.is_file()]
-                unnamed = len(files) - len(named)
+                odd = len(files) - len(named)
                 added = library.add(named, progress=on_progress)
                 message = added.message()
-                if unnamed:
-                    message += f"\n\nNot added: {unnamed} upload(s) without a file name. Give each file a name."
+                if odd:
+                    message += f"\n\nNot added: {odd} upload(s) that are not files. Upload each document as a file."
         except RagError as e:
             message = f"Could not index the upload: {e}"
         except Exception:

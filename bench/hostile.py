@@ -1,7 +1,7 @@
 """The hostile tester's probes of issue 11, replayed against a running `python app.py`; prints one Markdown table.
 
     .venv/bin/python bench/hostile.py                 # this checkout
-    .venv/bin/python bench/hostile.py --root /tmp/x   # another checkout (e.g. `git archive <commit> | tar -x -C /tmp/x`)
+    .venv/bin/python bench/hostile.py --root /tmp/x   # another checkout: `git archive <commit> | tar -x -C /tmp/x`
 
 Two servers are started from the checkout, in their own processes on free loopback ports, extractive, over the
 seed documents: A with only RAGCHAT_API_KEY, B the same plus RAGCHAT_MODES=extractive,local, C with only
@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -139,14 +137,15 @@ def probes_key_only(url: str, pid: int, rows: list) -> None:
             yield block
         yield b'"}'
 
-    code = str(http.post("/api/ask", content=body(), headers={**bearer, "content-type": "application/json"}).status_code)
+    code = http.post("/api/ask", content=body(), headers={**bearer, "content-type": "application/json"}).status_code
     rows.append(("6", "200 MB chunked body to `/api/ask`: status, server RSS growth", 1,
                  f"{code}; +{rss_mb(pid) - before:.0f} MB"))
 
     json_h = {**bearer, "content-type": "application/json"}
     for name, body_bytes in (("lone surrogate `\\ud800`", b'{"question": "\\ud800", "messages": [{"role": "user", '
                                                           b'"content": "\\ud800"}]}'),
-                             ("invalid UTF-8", b'{"question": "\xff", "messages": [{"role": "user", "content": "\xff"}]}'),
+                             ("invalid UTF-8", b'{"question": "\xff", "messages": [{"role": "user", '
+                                               b'"content": "\xff"}]}'),
                              ("100k-deep JSON", b"[" * 100_000)):
         codes = []
         for path in ("/api/ask", "/api/search", "/v1/chat/completions"):
@@ -194,7 +193,8 @@ def probes_burst(url: str, rows: list) -> None:
             worst_ask = max(worst_ask, time.perf_counter() - start)
             time.sleep(0.2)
         codes = [f.result() for f in futures]
-    rows.append(("5", "local allowed: 45 concurrent local requests, their statuses (-1: timed out)", 45, status_counts(codes)))
+    rows.append(("5", "local allowed: 45 concurrent local requests, their statuses (-1: timed out)", 45,
+                 status_counts(codes)))
     rows.append(("5", "… meanwhile `/healthz` (5 tries, 10 s timeout): statuses, slowest", 5,
                  f"{status_counts(health_codes)}; {worst_health:.2f} s"))
     rows.append(("5", "… meanwhile extractive `/api/ask` (5 tries): slowest", 5, f"{worst_ask:.2f} s"))

@@ -271,15 +271,22 @@ async def _run(lane: Lane | None, job: Callable[[], Any]) -> Any:
     if lane is None:
         return await anyio.to_thread.run_sync(job)
     release = lane.admit()
+    abandoned = threading.Event()
+
+    def in_lane() -> Any:
+        # The place is given back by the thread, when it is done, never by a request that gave up waiting:
+        # otherwise callers that hang up at once would leave threads queued beyond the lane's bound.
+        try:
+            with lane.slot():
+                return None if abandoned.is_set() else job()
+        finally:
+            release()
+
     try:
-        return await _in_thread(lambda: _in_slot(lane, job))
-    finally:
-        release()
-
-
-def _in_slot(lane: Lane, job: Callable[[], Any]) -> Any:
-    with lane.slot():
-        return job()
+        return await _in_thread(in_lane)
+    except asyncio.CancelledError:
+        abandoned.set()  # the caller left: skip the work if it has not started
+        raise
 
 
 async def _in_thread(job: Callable[[], Any]) -> Any:
@@ -465,7 +472,9 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: i
     yield "data: [DONE]\n\n"
 
 
-async def _sse_async(first: str | Answer, rest: AsyncIterator, cid: str, created: int, model: str) -> AsyncIterator[str]:
+async def _sse_async(
+    first: str | Answer, rest: AsyncIterator, cid: str, created: int, model: str
+) -> AsyncIterator[str]:
     events = _Events(cid, created, model)
     yield events.chunk({"role": "assistant", "content": ""})
     item: str | Answer | None = first

@@ -83,7 +83,8 @@ class Settings:
             raise ConfigError("RAGCHAT_UI_AUTH must look like user:password")
         for name in ("max_top_k", "max_body_bytes", "max_upload_bytes", "max_upload_files", "max_session_messages"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be greater than 0, got {getattr(self, name)}: fix RAGCHAT_{name.upper()}")
+                raise ConfigError(
+                    f"{name} must be greater than 0, got {getattr(self, name)}: fix RAGCHAT_{name.upper()}")
         if self.local_queue < 0:
             raise ConfigError(f"local_queue must be 0 or more, got {self.local_queue}: fix RAGCHAT_LOCAL_QUEUE")
         unknown = [m for m in self.listed_modes() if m not in MODES or m == "auto"]

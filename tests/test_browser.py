@@ -50,7 +50,8 @@ def qa(tmp_path_factory, seed_index, embedder):
     (root / "seeds").mkdir()
     shutil.copy(SEED_FILE, root / "seeds" / SEED_FILE.name)
     shutil.copytree(seed_index.index_dir, root / "index")
-    settings = seed_index.replace(seeds_dir=root / "seeds", index_dir=root / "index", mode="extractive", modes="extractive,openai",
+    settings = seed_index.replace(seeds_dir=root / "seeds", index_dir=root / "index", mode="extractive",
+                                  modes="extractive,openai",  # the settings test picks openai in the chat
                                   openai_base_url="http://127.0.0.1:9/v1", openai_timeout=2.0)  # nothing listens there
     base = load(settings, embedder=embedder, build=False)
     return Streaming(base.settings, base.embedder, base.retriever, base.prompts)
@@ -185,3 +186,28 @@ def test_upload_a_document_then_ask_about_it(page, tmp_path):
     answer = ask(page, "When is the Zorblat festival held?")
     expect(answer).to_contain_text("April")
     expect(answer.locator("a.rc-ref").first).to_have_attribute("title", re.compile(r"^Zorblat-festival\.md, chars "))
+
+
+def test_sign_in_then_ask(browser, qa):
+    """With RAGCHAT_UI_AUTH the chat page sends the browser to the login page, and back to a working chat."""
+    from app import BackgroundServer, create_app
+
+    with BackgroundServer(create_app(qa, qa.settings.replace(ui_auth="reader:pa:ss"))) as server:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/")
+        expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+        page.locator("#u").fill("reader")
+        page.locator("#p").fill("wrong")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Wrong user name or password")).to_be_visible()
+        page.locator("#u").fill("reader")
+        page.locator("#p").fill("pa:ss")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#rc-question textarea")).to_be_visible()
+        expect(ask(page, SHOIGU)).to_contain_text("end of July")
+        context.close()
+        assert not errors, errors

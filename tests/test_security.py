@@ -396,6 +396,26 @@ def test_handled_uploads_are_deleted_and_nothing_outside_gradios_folder(tmp_path
     assert not upload.exists() and not folder.exists() and outside.exists()
 
 
+def test_the_chat_never_passes_internal_exception_text(qa):
+    from gradio_client import Client
+
+    from ragchat.qa import QA
+
+    class Exploding(QA):
+        def ask_stream(self, *args, **kwargs):
+            raise RuntimeError("secret internals at /srv/ragchat/x.py line 3")
+            yield  # a generator, like the real one
+
+    broken = Exploding(qa.settings, qa.embedder, qa.retriever, qa.prompts)
+    with serve(broken) as http:
+        client = Client(http.app.url + "/", verbose=False, download_files=False)
+        with pytest.raises(Exception) as caught:
+            client.predict(SHOIGU, api_name="/ask")
+        assert "internal error" in str(caught.value) and "secret" not in str(caught.value)
+        raw = http.post("/gradio_api/run/ask", json={"data": [SHOIGU, [], "extractive", 3]})
+        assert "secret" not in raw.text and "internal error" in raw.text
+
+
 # --- fuzz ------------------------------------------------------------------------------------------------
 
 
