@@ -34,7 +34,9 @@ class Language:
     temporal: re.Pattern = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
     numeric: re.Pattern = re.compile(r"\d")
     # Questions about everyday things no document collection is about, to measure how close off-topic
-    # questions come to a corpus (store.Calibration). Languages without their own use English ones.
+    # questions come to a corpus (store.Calibration). Languages without their own use English ones. None
+    # of them is a question of the dev suite (tests/test_evidence.py checks), so the floor is not fitted to
+    # the questions it is scored on.
     probes: tuple[str, ...] = ()
     # Words that make the date after them a bound of a span ("since 1991"), not the time something happened;
     # such a date answers only a question that itself asks for a bound ("since when?").
@@ -126,14 +128,15 @@ _EN_NUMBERS = {
 
 
 _EN_PROBES = (
-    "What is the capital of France?", "How do I bake sourdough bread?", "Who won the football world cup in 2018?",
-    "What is the boiling point of water at high altitude?", "How many moons does Jupiter have?",
+    "How do I get red wine out of a carpet?", "What is a good name for a puppy?",
+    "Which tennis player has won the most Wimbledon titles?",
+    "How do I make a paper airplane fly farther?", "How many moons does Jupiter have?",
     "What are the symptoms of the flu?", "How do I tune a guitar?", "What is the best way to learn to swim?",
-    "Which vitamins are in oranges?", "How tall is Mount Everest?", "What is a good recipe for pancakes?",
-    "How do solar panels generate electricity?", "Who painted the Mona Lisa?",
+    "Which vitamins are in oranges?", "How tall is Mount Everest?", "How do I repot an orchid?",
+    "How do solar panels generate electricity?", "Who composed the Four Seasons?",
     "What time does the museum open on Sundays?", "How do I change a flat tyre on a bicycle?",
     "What is the population of Brazil?", "How long should I boil an egg?", "What causes thunderstorms?",
-    "Which planet is closest to the sun?", "How do I care for a cactus?", "What is the plot of Hamlet?",
+    "When is the best time to see the northern lights?", "How do I care for a cactus?", "What is the plot of Hamlet?",
     "How much does a train ticket to Paris cost?", "What are the rules of castling in chess?",
     "Why is the sky blue?", "How do bees make honey?", "What is the fastest land animal?",
     "When was the printing press invented?", "How do I write a cover letter?",

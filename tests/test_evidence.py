@@ -110,3 +110,16 @@ def test_a_table_row_is_answered_with_its_header(faq):
     best = ranked[0]
     assert best.kind == "row" and "Pro" in best.text and best.header == "Plan | Monthly fee"
     assert best.evidence(1).readable() == "Plan | Monthly fee / | Pro | EUR 400 |"
+
+
+def test_calibration_probes_are_not_questions_of_the_dev_suite():
+    """The floor is measured with the probes; scoring it on the same questions would fit it to them."""
+    import json
+    from pathlib import Path
+
+    from ragchat.language import get
+
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "tests" / "data" / "qa.jsonl", *sorted((root / "bench" / "corpora").glob("*/qa.jsonl"))]
+    asked = {json.loads(line)["question"].strip().lower() for f in files for line in f.read_text().splitlines() if line.strip()}
+    assert not asked & {p.lower() for p in get("en").probes}
