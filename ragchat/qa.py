@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator, Mapping, Sequence
 
 from . import evidence as evidence_mod
-from .citations import attribute, compose_extractive, verify
+from .citations import attribute, compose_extractive, markers, verify
 from .embedding import Embedder, load_embedder
 from .errors import ModelError, QuestionError, QuestionTooLongError
 from .generation import Declined, Draft, Extractive, Generator, Turn, local_available, make_generator
@@ -187,12 +187,18 @@ class QA:
             if generator.judges and not gathered.answerable and generated.failure is None:
                 yield from self._abstain(base, timings, started)  # the model's words fail, and so do the rules
                 return
-            # Nothing the model wrote survived verification: give the evidence itself.
-            reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
-            fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
-            checked = verify(compose_extractive(fallback), fallback, language)
-            base = replace(base, mode="extractive",
-                           warnings=base.warnings + (f"{reason}; showing the passages' own words",))
+            picked = [chosen[n - 1] for n in dict.fromkeys(markers(generated.text)) if 1 <= n <= len(chosen)]
+            if picked:
+                # The model's words did not check out, but it did say which units answer: quote those.
+                fallback = [replace(e, n=i) for i, e in enumerate(picked, start=1)]
+                checked = verify(compose_extractive(fallback), fallback, language)
+            else:
+                # Nothing the model wrote survived verification: give the evidence itself.
+                reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
+                fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
+                checked = verify(compose_extractive(fallback), fallback, language)
+                base = replace(base, mode="extractive",
+                               warnings=base.warnings + (f"{reason}; showing the passages' own words",))
         yield Delta(checked.answer)
         timings["total"] = _ms(started)
         yield replace(

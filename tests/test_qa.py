@@ -176,3 +176,15 @@ def test_an_answer_that_begins_like_the_code_word_is_not_an_abstention(qa):
 def test_fakes_register_through_load(seed_index, embedder):
     qa = load(seed_index, embedder, generators={"local": _WordsOnly("Kang Sun-nam")})
     assert qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local").answer == "Kang Sun-nam [1]"
+
+
+def test_words_that_fail_the_check_fall_back_to_the_unit_the_model_picked(qa):
+    # The bundled model's answer to the design card's question once stitched "July" and another
+    # sentence's "2014"; it cited the right unit, so the reader gets that unit's own words, checked.
+    qa = _with_generator(qa, _WordsOnly("July 2014 [1]"))
+    *deltas, answer = qa.ask_stream("When did Shoigu visit North Korea?", mode="local")
+    assert answer.mode == "local" and answer.warnings == ()
+    assert answer.answer.startswith("At the end of July") and answer.answer.endswith("[1]")
+    assert "2014" not in "".join(deltas)
+    assert answer.citations[0].support == "found"
+    _assert_exact(answer, qa)
