@@ -9,7 +9,7 @@ and are removed: [0] never means "the last one".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .language import Language, get as get_language
@@ -208,6 +208,32 @@ def verify(text: str, evidence: Sequence[Evidence], language: Language | None = 
         for n in renumber
     )
     return Verified(" ".join(parts), citations, tuple(unverified), verified_count)
+
+
+def join_parts(parts: Sequence[tuple[str, Verified | None]], not_found: str) -> Verified:
+    """One answer for a question of several parts: each part's checked answer on its own line, or the
+    `not_found` line (with {question}) for a part the documents do not answer. Markers are renumbered
+    across parts in answer order, and a unit cited by two parts keeps one number."""
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    lines: list[str] = []
+    unverified: list[str] = []
+    verified = 0
+    for question, checked in parts:
+        if checked is None:
+            lines.append(not_found.format(question=question.rstrip(" ?") + "?"))
+            continue
+        local: dict[int, int] = {}
+        for c in checked.citations:
+            key = (c.source, c.start, c.end)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                citations.append(replace(c, n=numbers[key]))
+            local[c.n] = numbers[key]
+        lines.append(MARKER.sub(lambda m: f"[{local.get(int(m.group(1)), int(m.group(1)))}]", checked.answer))
+        unverified.extend(checked.unverified)
+        verified += checked.verified_sentences
+    return Verified("\n".join(lines), tuple(citations), tuple(unverified), verified)
 
 
 def _answer_sentences(text: str) -> list[str]:

@@ -41,6 +41,8 @@ class Language:
     # Words that make the date after them a bound of a span ("since 1991"), not the time something happened;
     # such a date answers only a question that itself asks for a bound ("since when?").
     bounds: frozenset[str] = frozenset()
+    # Where one question ends and the next begins inside a sentence ("…, and when …").
+    part_break: re.Pattern | None = None
 
     def words(self, text: str) -> list[str]:
         """Lower-cased words; for unspaced scripts each character of a run is a word."""
@@ -94,6 +96,16 @@ class Language:
         if kind == "number":
             return bool(self.numeric.search(text))
         return True
+
+    def question_parts(self, question: str) -> list[str]:
+        """The questions a question asks: "What is X, and when did Y?" is two. One part when unsure."""
+        if self.part_break is None:
+            return [question]
+        parts: list[str] = []
+        for sentence in re.split(r"(?<=\?)\s+", question.strip()):
+            parts.extend(p.strip(" ,;") for p in self.part_break.split(sentence))
+        parts = [p for p in parts if len(p.split()) >= 3]
+        return parts if len(parts) > 1 else [question]
 
     def is_negation(self, word: str) -> bool:
         return word in self.negations or (self.code == "en" and word.endswith("n't"))
@@ -158,6 +170,9 @@ def get(code: str) -> Language:
             negations=frozenset({"not", "no", "never", "none", "nor", "neither", "without", "cannot", "nothing"}),
             probes=_EN_PROBES,
             bounds=frozenset({"since", "until", "till"}),
+            part_break=re.compile(
+                r",?\s+(?:and|also)\s+(?=(?:what|when|who|whom|whose|where|which|why|how|is|are|was|were|did|does|do|can)\b)",
+                re.IGNORECASE),
             time_question=re.compile(
                 r"^\s*(?:when|since when|until when|in what year|what year|which year|on what date|what date)\b"
                 r"|\b(?:what year|which year|what date|since when|until when)\b", re.IGNORECASE),

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
-NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain")
+NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain", "abstain_part")
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Prompts:
     answer_user: str  # {evidence}, {question}
     condense: str  # {history}, {question}
     abstain: str  # the fixed message for questions the documents do not answer
+    abstain_part: str  # {question}: the line for one part of a question the documents do not answer
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "Prompts":

@@ -11,10 +11,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
+import typing
 from typing import Iterator, Mapping, Sequence
 
 from . import evidence as evidence_mod
-from .citations import attribute, compose_extractive, markers, verify
+from .citations import Verified, attribute, compose_extractive, join_parts, markers, verify
 from .embedding import Embedder, load_embedder
 from .errors import ModelError, QuestionError, QuestionTooLongError
 from .generation import Declined, Draft, Extractive, Generator, Turn, local_available, make_generator
@@ -76,6 +77,19 @@ def generate(generator: Generator, question: str, evidence: Sequence[Evidence]) 
         log.warning("%s; answering extractively", e)
         return Generated(text, False, str(e))
     return Generated(text, declined, None)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one question, or one part of a question, came to."""
+
+    question: str
+    checked: Verified | None  # None: the documents do not answer it
+    warnings: tuple[str, ...] = ()  # set when the generator's answer was replaced by the passages' words
+
+
+# What _part yields while it works (stages, sources), and returns when done.
+PartSteps = typing.Generator["Event", None, _Part]
 
 
 @dataclass
@@ -141,64 +155,36 @@ class QA:
             standalone = generator.rewrite(question, turns[-HISTORY_TURNS:])
         timings["rewrite"] = _ms(clock)
 
-        yield Stage("searching", "Searching the documents")
-        clock = time.perf_counter()
-        query_vector = self.embedder.encode_query(standalone)
-        hits = self.retriever.search(standalone, k, query_vector=query_vector)
-        timings["retrieve"] = _ms(clock)
-        yield Sources(tuple(hits))
-
-        clock = time.perf_counter()
         store = self.retriever.store
-        gathered = evidence_mod.gather(standalone, query_vector, hits, store)
-        chosen = gathered.select(generator.budget.units, generator.budget.margin)
-        timings["evidence"] = _ms(clock)
         base = Answer(
             question=question,
             answer="",
             answerable=False,
             mode=generator.mode,
-            passages=tuple(hits),
             standalone_question=standalone if standalone != question else None,
             warnings=tuple(warnings),
         )
-        # A generator that reads the evidence judges answerability itself; the code only screens out
-        # questions about something else. Without one, the code's rules decide.
-        screened = gathered.answerable or (generator.judges and gathered.on_topic)
-        if not screened or not chosen:
+        # "What is X, and when did Y?" is two questions: each gets its own passages, evidence and check,
+        # and is answered or said to be not in the documents on its own.
+        parts = store.language.question_parts(standalone)
+        results: list[_Part] = []
+        hits: list[Hit] = []
+        for part in parts:
+            result = yield from self._part(part, standalone, generator, k, timings, hits)
+            results.append(result)
+        base = replace(base, passages=tuple(hits))
+        answered = [r for r in results if r.checked is not None]
+        if not answered:
             yield from self._abstain(base, timings, started)
             return
-
-        yield Stage("reading", f"Reading {len(chosen)} passage{'s' if len(chosen) != 1 else ''}")
-        clock = time.perf_counter()
-        generated = generate(generator, standalone, chosen)
-        timings["generate"] = _ms(clock)
-        if generated.declined:
-            yield from self._abstain(base, timings, started)
-            return
-
-        yield Stage("checking", "Checking the answer against the passages")
-        language = store.language
-        # A generator that answers in the evidence's own words without markers gets them here, from the
-        # unit that supports the words; verify() then checks that unit like any other citation.
-        checked = verify(attribute(generated.text, chosen, language), chosen, language) \
-            if generated.failure is None else None
-        if checked is None or checked.verified_sentences == 0:
-            if generator.judges and not gathered.answerable and generated.failure is None:
-                yield from self._abstain(base, timings, started)  # the model's words fail, and so do the rules
-                return
-            picked = [chosen[n - 1] for n in dict.fromkeys(markers(generated.text)) if 1 <= n <= len(chosen)]
-            if picked:
-                # The model's words did not check out, but it did say which units answer: quote those.
-                fallback = [replace(e, n=i) for i, e in enumerate(picked, start=1)]
-                checked = verify(compose_extractive(fallback), fallback, language)
-            else:
-                # Nothing the model wrote survived verification: give the evidence itself.
-                reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
-                fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
-                checked = verify(compose_extractive(fallback), fallback, language)
-                base = replace(base, mode="extractive",
-                               warnings=base.warnings + (f"{reason}; showing the passages' own words",))
+        if len(results) == 1:
+            checked = results[0].checked
+        else:
+            checked = join_parts([(r.question, r.checked) for r in results], self.prompts.abstain_part)
+        fell_back = [w for r in answered for w in r.warnings]
+        if fell_back and len(fell_back) == len(answered):
+            base = replace(base, mode="extractive")
+        base = replace(base, warnings=base.warnings + tuple(dict.fromkeys(fell_back)))
         yield Delta(checked.answer)
         timings["total"] = _ms(started)
         yield replace(
@@ -209,6 +195,60 @@ class QA:
             unverified=checked.unverified,
             timings_ms=timings,
         )
+
+    def _part(
+        self, question: str, whole: str, generator: Generator, k: int, timings: dict[str, float], hits: list[Hit]
+    ) -> "PartSteps":
+        """One question (or one part of a question): retrieve, gather, generate, verify, fall back.
+        Yields stages and the sources; returns what was found (checked None: not in the documents)."""
+        yield Stage("searching", "Searching the documents")
+        clock = time.perf_counter()
+        query_vector = self.embedder.encode_query(question)
+        found = self.retriever.search(question, k, query_vector=query_vector)
+        if whole != question:  # a part may lean on the rest ("…, and when was it added?")
+            found += [h for h in self.retriever.search(whole, k) if all(h.chunk.id != f.chunk.id for f in found)]
+        timings["retrieve"] = timings.get("retrieve", 0.0) + _ms(clock)
+        hits.extend(h for h in found if all(h.chunk.id != o.chunk.id for o in hits))
+        yield Sources(tuple(hits))
+
+        clock = time.perf_counter()
+        store = self.retriever.store
+        gathered = evidence_mod.gather(question, query_vector, found, store)
+        chosen = gathered.select(generator.budget.units, generator.budget.margin)
+        timings["evidence"] = timings.get("evidence", 0.0) + _ms(clock)
+        # A generator that reads the evidence judges answerability itself; the code only screens out
+        # questions about something else. Without one, the code's rules decide.
+        screened = gathered.answerable or (generator.judges and gathered.on_topic)
+        if not screened or not chosen:
+            return _Part(question, None)
+
+        yield Stage("reading", f"Reading {len(chosen)} passage{'s' if len(chosen) != 1 else ''}")
+        clock = time.perf_counter()
+        generated = generate(generator, question, chosen)
+        timings["generate"] = timings.get("generate", 0.0) + _ms(clock)
+        if generated.declined:
+            return _Part(question, None)
+
+        yield Stage("checking", "Checking the answer against the passages")
+        language = store.language
+        # A generator that answers in the evidence's own words without markers gets them here, from the
+        # unit that supports the words; verify() then checks that unit like any other citation.
+        checked = verify(attribute(generated.text, chosen, language), chosen, language) \
+            if generated.failure is None else None
+        if checked is not None and checked.verified_sentences:
+            return _Part(question, checked)
+        if generator.judges and not gathered.answerable and generated.failure is None:
+            return _Part(question, None)  # the model's words fail, and so do the rules
+        picked = [chosen[n - 1] for n in dict.fromkeys(markers(generated.text)) if 1 <= n <= len(chosen)]
+        if picked:
+            # The model's words did not check out, but it did say which units answer: quote those.
+            fallback = [replace(e, n=i) for i, e in enumerate(picked, start=1)]
+            return _Part(question, verify(compose_extractive(fallback), fallback, language))
+        # Nothing the model wrote survived verification: give the evidence itself.
+        reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
+        fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
+        return _Part(question, verify(compose_extractive(fallback), fallback, language),
+                     (f"{reason}; showing the passages' own words",))
 
     def _abstain(self, base: Answer, timings: dict[str, float], started: float) -> Iterator[Event]:
         yield Delta(self.prompts.abstain)

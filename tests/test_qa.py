@@ -188,3 +188,28 @@ def test_words_that_fail_the_check_fall_back_to_the_unit_the_model_picked(qa):
     assert "2014" not in "".join(deltas)
     assert answer.citations[0].support == "found"
     _assert_exact(answer, qa)
+
+
+def test_a_question_of_two_parts_answers_each_or_says_it_is_not_there(qa):
+    events = list(qa.events("Who greeted Shoigu at the airport in Pyongyang, and what is the capital of France?",
+                            mode="extractive"))
+    answer = events[-1]
+    first, second = answer.answer.split("\n")
+    assert "Kang Sun-nam" in first and first.endswith("[1]")
+    assert second == "what is the capital of France? The documents don't say."
+    assert [c.n for c in answer.citations] == [1]
+    assert [e.name for e in events if isinstance(e, Stage)].count("searching") == 2
+    _assert_exact(answer, qa)
+
+
+def test_join_parts_numbers_citations_across_parts():
+    from ragchat.citations import join_parts, verify
+    from ragchat.types import Chunk, Evidence
+
+    chunk = Chunk("c", "doc.txt", 0, 60, "x")
+    one = Evidence(1, chunk, "doc.txt", 0, 20, "Kang Sun-nam greeted.", 0.9)
+    two = Evidence(1, chunk, "doc.txt", 30, 60, "The visit was in July.", 0.8)
+    joined = join_parts([("Who?", verify("Kang Sun-nam greeted. [1]", [one])), ("Where?", None),
+                         ("When?", verify("The visit was in July. [1]", [two]))], "{question} Not there.")
+    assert joined.answer == "Kang Sun-nam greeted. [1]\nWhere? Not there.\nThe visit was in July. [2]"
+    assert [(c.n, c.start) for c in joined.citations] == [(1, 0), (2, 30)]
