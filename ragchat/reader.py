@@ -170,6 +170,11 @@ def serve(read_fd: int, write_fd: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
     # Library prints must not reach anyone's terminal as if they were ours; the protocol has its own pipe.
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    # A damaged PDF makes pypdf log hundreds of lines (one per bad xref entry); the parent's one-line DocumentError
+    # says what matters.
+    import logging
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     from .loading import parse
 
     requests = Connection(read_fd, writable=False)
