@@ -130,8 +130,9 @@ def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_f
     expected = len(Store.load(settings.index_dir))
     assert expected == before.chunks
 
-    env = _cli_env(RAGCHAT_SEEDS_DIR=str(seeds), RAGCHAT_INDEX_DIR=str(settings.index_dir))
-    # Kill real `ragchat index --rebuild` processes at spread-out moments: model loading, embedding, saving.
+    tag = f"kill-test-{os.getpid()}-{time.time_ns()}"  # marks the builds' processes, reader children included
+    env = _cli_env(RAGCHAT_SEEDS_DIR=str(seeds), RAGCHAT_INDEX_DIR=str(settings.index_dir), RAGCHAT_TEST_TAG=tag)
+    # Kill real `ragchat index --rebuild` processes at spread-out moments: model loading, reading, embedding, saving.
     for delay in (1.0, 4.0, 7.0, 10.0, 13.0):
         proc = subprocess.Popen(
             [sys.executable, "-m", "ragchat", "index", "--rebuild"], env=env, cwd=ROOT,
@@ -145,6 +146,28 @@ def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_f
         assert len(store) == expected
         if finished:
             break
+
+    # No file reader outlives its build (it dies with its parent), and the next build removes what kills left.
+    deadline = time.monotonic() + 10
+    while _tagged_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _tagged_processes(tag) == []
+    build_index(settings, embedder)
+    assert [p.name for p in settings.index_dir.iterdir() if p.name.startswith((".gen-", "gen-"))] == [
+        current_generation(settings.index_dir).name]
+
+
+def _tagged_processes(tag: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if f"RAGCHAT_TEST_TAG={tag}".encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 # --- no silent loss --------------------------------------------------------------------------------------

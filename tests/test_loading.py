@@ -283,3 +283,34 @@ def test_discover_does_not_follow_symlinked_folders(tmp_path):
     (seeds / "linked").symlink_to(outside, target_is_directory=True)
     (seeds / "sub" / "loop").symlink_to(seeds, target_is_directory=True)  # would recurse forever if followed
     assert discover(seeds) == [seeds / "a.txt"]
+
+
+def test_a_killed_parent_takes_its_reader_with_it(tmp_path):
+    """SIGKILL of an indexer in the middle of a long read: the reader child does not read on for an hour."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from . import hostile
+    from .test_indexing import _tagged_processes
+
+    (tmp_path / "slow.pdf").write_bytes(hostile.slow_pages(1_000, 20_000))
+    tag = f"reader-test-{os.getpid()}-{time.time_ns()}"
+    script = ("from pathlib import Path; from ragchat.loading import Limits, load_file; "
+              f"load_file(Path({str(tmp_path / 'slow.pdf')!r}), 'slow.pdf', Limits(parse_seconds=600))")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "RAGCHAT_TEST_TAG": tag, "PYTHONPATH": str(root)}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=root)
+    deadline = time.monotonic() + 60
+    while len(_tagged_processes(tag)) < 2 and time.monotonic() < deadline:  # the parent and its reader
+        time.sleep(0.2)
+    assert len(_tagged_processes(tag)) == 2
+    time.sleep(1)  # the reader is now inside the slow file
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _tagged_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _tagged_processes(tag) == []
