@@ -67,6 +67,24 @@ def simple(text_lines: list[str]) -> bytes:
     return pages_pdf(1, ops)
 
 
+def real_small_pdf(pages: int = 3) -> bytes:
+    """A small PDF as a real producer (reportlab, compressed streams) writes it: a few pages of distinct lines."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pageCompression=1)
+    for page in range(pages):
+        for line in range(30):
+            # Letters, not numbers: lines that differ only in digits would be taken for running headers.
+            word = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(page * 30 + line) % 26] * (1 + (page * 30 + line) // 26)
+            c.drawString(72, 760 - 20 * line, f"Line {word}: the railway reached the port.")
+        c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
 def damaged(original: bytes, count: int, seed: int = 11) -> list[tuple[str, bytes]]:
     """count damaged copies of original: byte flips, truncations, chunk deletions and duplications, reproducibly."""
     rng = random.Random(seed)

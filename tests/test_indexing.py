@@ -257,3 +257,22 @@ def test_hostile_files_are_skipped_and_the_rest_indexed(corpus, settings_for, em
     assert sorted(why) == ["bomb.pdf", "broken.pdf", "slow.pdf"]
     assert "took longer than 3 s" in why["slow.pdf"] and "safety limit" in why["bomb.pdf"]
     assert all(reason.startswith(f"{name}: ") for name, reason in why.items())
+
+
+def test_an_upload_into_a_missing_folder_does_not_drop_the_index(corpus, settings_for, embedder, tmp_path):
+    """The issue's case: seeds/ gone, the server serving its index, then an upload (which creates the folder)."""
+    from ragchat import ui
+    from ragchat.qa import load
+
+    settings = settings_for(corpus, mode="extractive")
+    (corpus / "second.txt").write_text("The Khasan–Rajin railway was rebuilt by Russia.", encoding="utf-8")
+    build_index(settings, embedder)
+    for path in corpus.iterdir():
+        path.unlink()
+    corpus.rmdir()
+    qa = load(settings, embedder=embedder)
+    upload = tmp_path / "upload.txt"
+    upload.write_text("The Zorblat festival is held in April.", encoding="utf-8")
+    with pytest.raises(SeedsError, match="none of the 2 indexed documents"):
+        ui.Library(qa).add([(upload, "upload.txt")])
+    assert sorted(Store.load(settings.index_dir).documents) == [SEED_FILE.name, "second.txt"]

@@ -196,7 +196,9 @@ def test_the_time_budget_stops_a_slow_pdf_and_the_next_file_still_reads(tmp_path
 
 
 def test_page_and_size_limits_name_the_setting(tmp_path):
-    (tmp_path / "many.pdf").write_bytes(_real_small_pdf(pages=12))
+    from . import hostile
+
+    (tmp_path / "many.pdf").write_bytes(hostile.real_small_pdf(pages=12))
     with pytest.raises(DocumentError, match=r"many.pdf: has 12 pages, over the limit of 10.*RAGCHAT_MAX_PDF_PAGES"):
         load_file(tmp_path / "many.pdf", "many.pdf", Limits(pdf_pages=10))
     assert len(load_file(tmp_path / "many.pdf", "many.pdf").pages) == 12
@@ -228,23 +230,6 @@ def test_a_reader_killed_from_outside_is_replaced(tmp_path):
     assert load_file(tmp_path / "a.txt", "a.txt").text == "Alpha."
 
 
-def _real_small_pdf(pages: int = 3) -> bytes:
-    """A small PDF as a real producer (reportlab, compressed streams) writes it: a few pages of prose."""
-    import io
-
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    c = canvas.Canvas(buffer, pageCompression=1)
-    for page in range(pages):
-        for line in range(30):
-            word = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(page * 30 + line) % 26] * (1 + (page * 30 + line) // 26)
-            c.drawString(72, 760 - 20 * line, f"Line {word}: the railway reached the port.")
-        c.showPage()
-    c.save()
-    return buffer.getvalue()
-
-
 DEBIAN_PDF = Path(__file__).resolve().parent.parent / "bench" / "corpora" / "debian-pdfs" / "docs" / "fhs-3.0.pdf"
 
 
@@ -258,7 +243,7 @@ def test_fuzzed_pdfs_are_each_read_or_skipped_with_their_name(tmp_path, original
 
     from . import hostile
 
-    data = _real_small_pdf() if original == "reportlab" else DEBIAN_PDF.read_bytes()
+    data = hostile.real_small_pdf() if original == "reportlab" else DEBIAN_PDF.read_bytes()
     outcomes: Counter = Counter()
     for name, data in hostile.damaged(data, copies, seed=11):
         (tmp_path / name).write_bytes(data)
