@@ -48,14 +48,17 @@ class Reader:
 
     def parse(self, data: bytes, source: str, suffix: str, limits: "Limits") -> "Document":
         with self._lock:
-            self._ensure_started()
-            assert self._send is not None and self._recv is not None
-            try:
-                self._send.send_bytes(pickle.dumps((data, source, suffix, limits), protocol=pickle.HIGHEST_PROTOCOL))
-            except OSError:  # the child died since the last file (killed from outside): start another once
-                self._stop()
+            request = pickle.dumps((data, source, suffix, limits), protocol=pickle.HIGHEST_PROTOCOL)
+            for attempt in (1, 2):
                 self._ensure_started()
-                self._send.send_bytes(pickle.dumps((data, source, suffix, limits), protocol=pickle.HIGHEST_PROTOCOL))
+                assert self._send is not None and self._recv is not None
+                try:
+                    self._send.send_bytes(request)
+                    break
+                except OSError as e:  # the child died since the last file (killed from outside): start another once
+                    self._stop()
+                    if attempt == 2:
+                        raise ReaderError(f"the file reader process keeps dying ({e}): is the machine out of memory?") from None
             if not self._recv.poll(limits.parse_seconds):
                 self._stop()
                 raise DocumentError(

@@ -92,10 +92,12 @@ class Settings:
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise ConfigError("RAGCHAT_UI_AUTH must look like user:password")
         for name in ("max_top_k", "max_body_bytes", "max_upload_bytes", "max_upload_files", "max_session_messages",
-                     "max_file_bytes", "max_pdf_pages", "max_inflated_bytes", "parse_seconds"):
+                     "max_file_bytes", "max_pdf_pages", "max_inflated_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(
                     f"{name} must be greater than 0, got {getattr(self, name)}: fix RAGCHAT_{name.upper()}")
+        if not self.parse_seconds > 0:
+            raise ConfigError(f"parse_seconds must be greater than 0, got {self.parse_seconds}: fix RAGCHAT_PARSE_SECONDS")
         if self.local_queue < 0:
             raise ConfigError(f"local_queue must be 0 or more, got {self.local_queue}: fix RAGCHAT_LOCAL_QUEUE")
         unknown = [m for m in self.listed_modes() if m not in MODES or m == "auto"]
