@@ -47,7 +47,7 @@ class IndexReport:
 
     def summary(self) -> str:
         if self.kept:
-            return f"index kept as it is ({self.chunks} chunks): {self.kept}"
+            return self.kept
         parts = [
             f"{len(self.added)} added",
             f"{len(self.updated)} updated",
@@ -101,11 +101,11 @@ def build_index(
         indexed = _indexed_files(settings)
         if not indexed:
             raise
-        kept = (f"{e}; the index in {settings.index_dir}/ ({len(indexed)} documents) is kept as it is and "
-                "nothing was removed")
+        chunks = _indexed_chunks(settings)
+        kept = (f"{e}; the index in {settings.index_dir}/ ({len(indexed)} documents, {chunks} chunks) is kept as "
+                "it is and nothing was removed")
         log.warning("%s", kept)
-        return IndexReport((), (), (), (), (), _indexed_chunks(settings), 0, None, False,
-                           time.perf_counter() - started, kept=kept)
+        return IndexReport((), (), (), (), (), chunks, 0, None, False, time.perf_counter() - started, kept=kept)
     with write_lock(settings.index_dir):
         for name in remove_orphans(settings.index_dir):
             log.info("removed %s, left by an index build that was stopped", name)

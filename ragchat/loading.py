@@ -180,16 +180,18 @@ def _reason(e: Exception) -> str:
 _COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
 def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ...], tuple[tuple[int, int], ...]]:
-    from pypdf import PdfReader, apply_configuration
+    import dataclasses
+
+    from pypdf import Configuration, PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError
 
-    inflated = limits.inflated_bytes
-    caps = dict(
-        zlib_maximum_output_length=inflated, lzw_maximum_output_length=inflated,
-        run_length_maximum_output_length=inflated, brotli_maximum_output_length=inflated,
-        jbig2_maximum_output_length=inflated, array_based_stream_maximum_output_length=inflated,
-        maximum_declared_stream_length=inflated, image_maximum_buffer_size=inflated,
-    )
+    # Every decompression cap pypdf has, at our limit (a pypdf 7.x without one of them simply lacks that filter).
+    known = {f.name for f in dataclasses.fields(Configuration)}
+    caps = {name: limits.inflated_bytes for name in (
+        "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+        "brotli_maximum_output_length", "jbig2_maximum_output_length", "array_based_stream_maximum_output_length",
+        "maximum_declared_stream_length", "image_maximum_buffer_size",
+    ) if name in known}
     try:
         with apply_configuration(**caps):
             reader = PdfReader(io.BytesIO(data))

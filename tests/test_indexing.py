@@ -181,7 +181,7 @@ def test_a_missing_or_empty_folder_keeps_the_index(corpus, settings_for, embedde
     (corpus / SEED_FILE.name).rename(corpus.parent / "elsewhere.txt")  # the folder is empty
     empty = build_index(settings, embedder)
     assert empty.kept and "has no .txt, .md, .html or .pdf files" in empty.kept and not empty.written
-    assert "index kept as it is" in empty.summary() and empty.removed == ()
+    assert "is kept as it is and nothing was removed" in empty.summary() and empty.removed == ()
 
     corpus.rmdir()  # the folder is gone
     missing = build_index(settings, embedder)
