@@ -299,3 +299,20 @@ def test_a_killed_parent_takes_its_reader_with_it(tmp_path):
     while _tagged_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _tagged_processes(tag) == []
+
+
+def test_the_limits_come_from_ragchat_settings(tmp_path):
+    from ragchat import ConfigError, Settings
+
+    from . import hostile
+
+    settings = Settings.from_env({"RAGCHAT_MAX_FILE_BYTES": "5000000", "RAGCHAT_MAX_PDF_PAGES": "10",
+                                  "RAGCHAT_MAX_INFLATED_BYTES": "100", "RAGCHAT_PARSE_SECONDS": "2.5"})
+    assert Limits.of(settings) == Limits(file_bytes=5_000_000, pdf_pages=10, inflated_bytes=100, parse_seconds=2.5)
+    # The inflate cap is ours, not pypdf's default: a page of text inflates to more than 100 bytes.
+    (tmp_path / "small.pdf").write_bytes(hostile.real_small_pdf(pages=1))
+    with pytest.raises(DocumentError, match="small.pdf: goes over a safety limit"):
+        load_file(tmp_path / "small.pdf", "small.pdf", Limits.of(settings))
+    assert load_file(tmp_path / "small.pdf", "small.pdf").text.startswith("Line A")
+    with pytest.raises(ConfigError, match="RAGCHAT_PARSE_SECONDS"):
+        Settings.from_env({"RAGCHAT_PARSE_SECONDS": "0"})
