@@ -17,6 +17,7 @@ import pickle
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,31 +48,35 @@ class Reader:
         self.started = 0  # how many children were started (tests and benchmarks read it)
 
     def parse(self, data: bytes, source: str, suffix: str, limits: "Limits") -> "Document":
+        request = pickle.dumps((data, source, suffix, limits), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            request = pickle.dumps((data, source, suffix, limits), protocol=pickle.HIGHEST_PROTOCOL)
+            # Two attempts when the child dies without overrunning: it may have died of something else since the
+            # last file (killed from outside); a file that kills a fresh child as well is the file's fault.
             for attempt in (1, 2):
                 self._ensure_started()
                 assert self._send is not None and self._recv is not None
                 try:
                     self._send.send_bytes(request)
-                    break
-                except OSError as e:  # the child died since the last file (killed from outside): start another once
+                except OSError as e:
                     self._stop()
                     if attempt == 2:
                         raise ReaderError(f"the file reader process keeps dying ({e}): is the machine out of memory?") from None
-            if not self._recv.poll(limits.parse_seconds):
-                self._stop()
-                raise DocumentError(
-                    f"{source}: took longer than {limits.parse_seconds:g} s to read: split it, or raise "
-                    "RAGCHAT_PARSE_SECONDS if it is a large document you trust"
-                )
-            try:
-                kind, value = pickle.loads(self._recv.recv_bytes())
-            except (EOFError, OSError, pickle.UnpicklingError):
-                code = self._stop()
-                raise DocumentError(
-                    f"{source}: made the file reader stop ({_exit_reason(code)}): re-export it or remove it"
-                ) from None
+                    continue
+                if not self._recv.poll(limits.parse_seconds):
+                    self._stop()
+                    raise DocumentError(
+                        f"{source}: took longer than {limits.parse_seconds:g} s to read: split it, or raise "
+                        "RAGCHAT_PARSE_SECONDS if it is a large document you trust"
+                    )
+                try:
+                    kind, value = pickle.loads(self._recv.recv_bytes())
+                    break
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    code = self._stop()
+                    if attempt == 2:
+                        raise DocumentError(
+                            f"{source}: made the file reader stop ({_exit_reason(code)}): re-export it or remove it"
+                        ) from None
         if kind == "error":
             raise DocumentError(value)
         return value
@@ -92,10 +97,14 @@ class Reader:
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         try:
-            self._proc = subprocess.Popen(
+            # Started from one thread that lives as long as this process: the child's PR_SET_PDEATHSIG fires when
+            # the thread that started it ends, and a server's request threads come and go (anyio retires idle
+            # ones after 10 s), which would kill the reader under another thread's file.
+            self._proc = _SPAWNER.submit(
+                subprocess.Popen,
                 [sys.executable, "-c", f"from ragchat.reader import serve; serve({to_child_r}, {to_parent_w})"],
                 env=env, stdin=subprocess.DEVNULL, pass_fds=(to_child_r, to_parent_w), close_fds=True,
-            )
+            ).result()
         except OSError as e:
             for fd in (to_child_r, to_child_w, to_parent_r, to_parent_w):
                 os.close(fd)
@@ -146,6 +155,7 @@ def _exit_reason(code: int | None) -> str:
 
 _reader: Reader | None = None
 _reader_lock = threading.Lock()
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragchat-reader-start")
 
 
 def shared() -> Reader:

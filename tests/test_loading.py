@@ -316,3 +316,20 @@ def test_the_limits_come_from_ragchat_settings(tmp_path):
     assert load_file(tmp_path / "small.pdf", "small.pdf").text.startswith("Line A")
     with pytest.raises(ConfigError, match="RAGCHAT_PARSE_SECONDS"):
         Settings.from_env({"RAGCHAT_PARSE_SECONDS": "0"})
+
+
+def test_the_reader_outlives_the_thread_that_started_it(tmp_path):
+    """A server starts the reader from a request thread that ends soon after; the next file must not find it dead."""
+    import threading
+
+    from ragchat import reader
+
+    fresh = reader.Reader()
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    thread = threading.Thread(target=fresh.parse, args=(b"Alpha.", "a.txt", ".txt", Limits()))
+    thread.start()
+    thread.join()
+    pid = fresh._proc.pid
+    assert fresh.parse(b"Beta.", "b.txt", ".txt", Limits()).text == "Beta."
+    assert (fresh._proc.pid, fresh.started) == (pid, 1)
+    fresh.close()
