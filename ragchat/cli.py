@@ -82,6 +82,9 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .indexing import build_index
 
     report = build_index(settings, _embedder(settings), rebuild=args.rebuild, progress=_progress_bar())
+    if report.kept:  # a server may serve a kept index; asked to index, an empty or missing folder is an error
+        print(f"error: {report.kept}", file=sys.stderr)
+        return 1
     for source, why in report.skipped:
         print(f"skipped: {why}", file=sys.stderr)
     print(report.summary())

@@ -22,6 +22,10 @@ class DocumentError(RagError):
     """One file cannot be read as text (binary, undecodable, empty, broken PDF)."""
 
 
+class ReaderError(RagError):
+    """The process that reads files cannot start (a broken installation, not a bad file)."""
+
+
 class IndexMissingError(RagError):
     """No index has been built yet."""
 

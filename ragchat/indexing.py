@@ -15,11 +15,12 @@ import numpy as np
 
 from .chunking import ChunkParams, PieceLimit, chunk_document
 from .embedding import Embedder
-from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexMissingError, SeedsError
+from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
 from .language import get as get_language
-from .loading import discover, file_sha256, load_file, source_name
+from .loading import Limits, discover, file_sha256, load_file, source_name
 from .settings import Settings
-from .store import Calibration, IndexConfig, Store, choose_kind, sentence_key, unit_texts, write_lock
+from .store import (Calibration, IndexConfig, Store, choose_kind, read_manifest, remove_orphans, sentence_key,
+                    unit_texts, write_lock)
 from .tokens import get_encoding
 from .types import Chunk, Document
 
@@ -41,8 +42,12 @@ class IndexReport:
     rebuilt: str | None  # why everything was rebuilt, or None for an incremental run
     written: bool
     seconds: float
+    # Why the index was kept as it was without looking at any file (the folder is missing or empty), or None.
+    kept: str | None = None
 
     def summary(self) -> str:
+        if self.kept:
+            return self.kept
         parts = [
             f"{len(self.added)} added",
             f"{len(self.updated)} updated",
@@ -81,13 +86,40 @@ def chunker(settings: Settings, embedder: Embedder) -> Callable[[Document], list
 def build_index(
     settings: Settings, embedder: Embedder, rebuild: bool = False, progress: Progress | None = None
 ) -> IndexReport:
+    """Bring the index up to date with the documents folder. Files are read within the settings' limits
+    (loading.Limits); a file that cannot be read is skipped with the reason, and the others are indexed.
+
+    A missing or empty folder never empties an index: the index is kept (report.kept says why, and a warning is
+    logged) so a server can go on serving it. A folder that holds files but none of the indexed ones (moved,
+    emptied then uploaded into, replaced) raises SeedsError instead of dropping them all: --rebuild does that."""
     started = time.perf_counter()
     config = index_config(settings, embedder)
-    paths = discover(settings.seeds_dir)
+    limits = Limits.of(settings)
+    try:
+        paths = discover(settings.seeds_dir)
+    except SeedsError as e:
+        indexed = _indexed_files(settings)
+        if not indexed:
+            raise
+        chunks = _indexed_chunks(settings)
+        kept = (f"{e}; the index in {settings.index_dir}/ ({len(indexed)} documents, {chunks} chunks) is kept as "
+                "it is and nothing was removed")
+        log.warning("%s", kept)
+        return IndexReport((), (), (), (), (), chunks, 0, None, False, time.perf_counter() - started, kept=kept)
     with write_lock(settings.index_dir):
+        for name in remove_orphans(settings.index_dir):
+            log.info("removed %s, left by an index build that was stopped", name)
         store, why = _previous(settings, config, rebuild)
         full = why is not None
         known = {} if full else store.files()
+        present = {source_name(p, settings.seeds_dir) for p in paths}
+        indexed = {} if rebuild else _indexed_files(settings)
+        if indexed and not present & set(indexed):
+            raise SeedsError(
+                f"none of the {len(indexed)} indexed documents ({_names(indexed)}) is in {settings.seeds_dir}/ any "
+                f"more, which holds {len(present)} other file(s): the folder was probably moved, emptied or replaced. "
+                "Put the documents back, or run `ragchat index --rebuild` to index only what is there now"
+            )
 
         docs: list[Document] = []
         unchanged, skipped, failed_known = [], [], []
@@ -97,14 +129,13 @@ def build_index(
                 unchanged.append(source)
                 continue
             try:
-                docs.append(load_file(path, source))
+                docs.append(load_file(path, source, limits))
             except DocumentError as e:
                 log.warning("skipped %s", e)
                 skipped.append((source, str(e)))
                 if source in known:
                     failed_known.append(source)
 
-        present = {source_name(p, settings.seeds_dir) for p in paths}
         removed = sorted((set(known) - present) | set(failed_known))
         for source in removed:
             store.remove_document(source)
@@ -139,6 +170,27 @@ def build_index(
         written=written,
         seconds=time.perf_counter() - started,
     )
+
+
+def _indexed_files(settings: Settings) -> dict[str, str]:
+    """The documents the current index holds (source → sha256), from its manifest; {} when there is none to read."""
+    try:
+        files = read_manifest(settings.index_dir).get("files")
+    except RagError:
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
+def _indexed_chunks(settings: Settings) -> int:
+    try:
+        return int(read_manifest(settings.index_dir).get("chunks", 0))
+    except (RagError, TypeError, ValueError):
+        return 0
+
+
+def _names(files: dict[str, str], shown: int = 3) -> str:
+    names = sorted(files)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _previous(settings: Settings, config: IndexConfig, rebuild: bool) -> tuple[Store, str | None]:

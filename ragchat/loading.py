@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from .errors import DocumentError, SeedsError
 from . import formats
 from .language import detect
+from .settings import Settings
 from .types import Block, Document
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,20 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What reading one file may cost (RAGCHAT_MAX_FILE_BYTES, _MAX_PDF_PAGES, _PARSE_SECONDS); what a file
+    inflates to is bounded by the reader process's memory cap (reader.py)."""
+
+    file_bytes: int = Settings.max_file_bytes
+    pdf_pages: int = Settings.max_pdf_pages
+    parse_seconds: float = Settings.parse_seconds
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        return cls(settings.max_file_bytes, settings.max_pdf_pages, settings.parse_seconds)
 
 
 def discover(seeds_dir: Path) -> list[Path]:
@@ -62,23 +78,45 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_file(path: Path, source: str) -> Document:
-    """Read one file. Raises DocumentError (naming the file) when it cannot be read as a document."""
+def load_file(path: Path, source: str, limits: Limits | None = None) -> Document:
+    """Read one file within limits, in the reader process (reader.py): whatever the file holds, the result is a
+    Document or a DocumentError naming the file and why (too large, too slow, damaged)."""
+    from . import reader
+
+    limits = limits or Limits()
     if path.is_symlink():
         raise DocumentError(f"{source}: is a symbolic link, which is not followed: copy the file itself into the folder")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(limits.file_bytes + 1)  # never more than the limit into memory, even if the file grows
     except OSError as e:
         raise DocumentError(f"{source}: cannot be read ({e.strerror}): check its permissions") from None
-    return parse(data, source, path.suffix.lower())
+    _check_size(data, source, limits)
+    return reader.shared().parse(data, source, path.suffix.lower(), limits)
 
 
-def parse(data: bytes, source: str, suffix: str) -> Document:
-    """A file's bytes → Document (text, structure, language). Raises DocumentError for unusable content."""
+def _check_size(data: bytes, source: str, limits: Limits) -> None:
+    if len(data) > limits.file_bytes:
+        raise DocumentError(
+            f"{source}: is larger than the {_mb(limits.file_bytes)} limit for one file: split it, or raise "
+            "RAGCHAT_MAX_FILE_BYTES"
+        )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:g} MB"
+
+
+def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:
+    """A file's bytes → Document (text, structure, language), in this process. Raises DocumentError for unusable
+    content or content over the limits; a damaged PDF may still make pypdf raise anything or run for long,
+    which is why indexing reads files through load_file."""
+    limits = limits or Limits()
+    _check_size(data, source, limits)
     sha = hashlib.sha256(data).hexdigest()
     pages: tuple[tuple[int, int], ...] = ()
     if suffix in PDF_SUFFIXES:
-        text, blocks, pages = _pdf(data, source)
+        text, blocks, pages = _pdf(data, source, limits)
         title = ""
     else:
         decoded = decode_text(data, source)
@@ -96,12 +134,12 @@ def parse(data: bytes, source: str, suffix: str) -> Document:
                     blocks=blocks, language=language)
 
 
-def load_folder(seeds_dir: Path) -> Iterator[Document | DocumentError]:
+def load_folder(seeds_dir: Path, limits: Limits | None = None) -> Iterator[Document | DocumentError]:
     """Every document in the folder; unreadable files come back as errors so one bad file stops nothing."""
     for path in discover(seeds_dir):
         source = source_name(path, seeds_dir)
         try:
-            yield load_file(path, source)
+            yield load_file(path, source, limits)
         except DocumentError as e:
             yield e
 
@@ -134,9 +172,13 @@ def decode_text(data: bytes, source: str) -> str:
     return str(best)
 
 
+def _reason(e: Exception) -> str:
+    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+
+
 _COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
-def pdf_pages(data: bytes) -> list[str]:
+def pdf_pages(data: bytes, source: str, max_pages: int) -> list[str]:
     """Each page's text, by PDFium (Chrome's PDF engine, through pypdfium2).
 
     PDFium puts spaces where the layout has gaps: pypdf ran the words of XeTeX PDFs together
@@ -147,6 +189,11 @@ def pdf_pages(data: bytes) -> list[str]:
 
     document = pdfium.PdfDocument(data)
     try:
+        if len(document) > max_pages:
+            raise DocumentError(
+                f"{source}: has {len(document):,} pages, over the limit of {max_pages:,}: split it, or raise "
+                "RAGCHAT_MAX_PDF_PAGES"
+            )
         texts = []
         for i in range(len(document)):
             page = document[i]
@@ -159,12 +206,15 @@ def pdf_pages(data: bytes) -> list[str]:
         document.close()
 
 
-def _pdf(data: bytes, source: str) -> tuple[str, tuple[Block, ...], tuple[tuple[int, int], ...]]:
+def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ...], tuple[tuple[int, int], ...]]:
+    # PDFium has no decompression caps of its own: an inflate bomb is bounded by the reader process's memory
+    # cap and time budget (reader.py), which is where every file is parsed.
     try:
-        page_texts = pdf_pages(data)
+        page_texts = pdf_pages(data, source, limits.pdf_pages)
+    except DocumentError:
+        raise
     except Exception as e:  # PDFium reports a damaged file as PdfiumError; anything else is as unusable
-        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise DocumentError(f"{source}: is not a readable PDF ({reason}): re-export it or remove it") from None
+        raise DocumentError(f"{source}: is not a readable PDF ({_reason(e)}): re-export it or remove it") from None
     repeated = formats.repeated_lines(page_texts)
     parts: list[str] = []
     pages: list[tuple[int, int]] = []

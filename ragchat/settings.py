@@ -67,6 +67,14 @@ class Settings:
     max_upload_files: int = 20
     max_session_messages: int = 200  # chat messages kept per browser session (older ones are dropped)
 
+    # Reading files (ragchat/reader.py): a file over a limit, or that fails or overruns, is skipped with a message
+    # naming it, and the rest are indexed. Files are read in a child process that is killed when it overruns.
+    max_file_bytes: int = 100_000_000
+    max_pdf_pages: int = 5_000
+    # A 1,000-page PDF reads in ~30 s on one core here (28 ms a page on the Debian PDFs, docs/RELIABILITY.md);
+    # 120 s leaves room for a busy machine, while a hostile file that costs seconds a page is stopped.
+    parse_seconds: float = 120.0
+
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
             raise ConfigError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}: set RAGCHAT_CHUNK_TOKENS higher")
@@ -81,10 +89,13 @@ class Settings:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}: fix RAGCHAT_MODE")
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise ConfigError("RAGCHAT_UI_AUTH must look like user:password")
-        for name in ("max_top_k", "max_body_bytes", "max_upload_bytes", "max_upload_files", "max_session_messages"):
+        for name in ("max_top_k", "max_body_bytes", "max_upload_bytes", "max_upload_files", "max_session_messages",
+                     "max_file_bytes", "max_pdf_pages"):
             if getattr(self, name) < 1:
                 raise ConfigError(
                     f"{name} must be greater than 0, got {getattr(self, name)}: fix RAGCHAT_{name.upper()}")
+        if not self.parse_seconds > 0:
+            raise ConfigError(f"parse_seconds must be greater than 0, got {self.parse_seconds}: fix RAGCHAT_PARSE_SECONDS")
         if self.local_queue < 0:
             raise ConfigError(f"local_queue must be 0 or more, got {self.local_queue}: fix RAGCHAT_LOCAL_QUEUE")
         unknown = [m for m in self.listed_modes() if m not in MODES or m == "auto"]

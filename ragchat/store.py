@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from .errors import ConfigError, IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .keyword import KeywordIndex
 from .language import Language, get as get_language, majority
 from .types import Block, Chunk, Document
@@ -302,6 +302,7 @@ class Store:
 
 
 def current_generation(index_dir: Path) -> Path:
+    _check_folder(index_dir)
     pointer = index_dir / "CURRENT"
     if not pointer.exists():
         raise IndexMissingError(f"no index in {index_dir}/: run `ragchat index` to build it")
@@ -339,11 +340,44 @@ def choose_kind(n_chunks: int, threshold: int) -> str:
     return HNSW if n_chunks > threshold else EXACT
 
 
+def remove_orphans(index_dir: Path) -> list[str]:
+    """Remove what killed builds left: unfinished `.gen-*.tmp` folders, and generations CURRENT does not name
+    (a kill between writing one and switching to it). Call only with the write lock held; returns the names."""
+    try:
+        live: str | None = current_generation(index_dir).name
+    except (IndexMissingError, IndexCorruptError):
+        live = None  # keep every generation: one of them may be what a damaged CURRENT meant
+    removed = []
+    for path in sorted(index_dir.iterdir()):
+        unfinished = path.name.startswith(".gen-") and path.name.endswith(".tmp")
+        stale = live is not None and path.name.startswith("gen-") and path.name != live
+        if (unfinished or stale) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
+def _check_folder(index_dir: Path) -> None:
+    if index_dir.exists() and not index_dir.is_dir():
+        raise ConfigError(
+            f"the index path {index_dir} is a file, not a folder: move the file away, or point RAGCHAT_INDEX_DIR "
+            "at a folder"
+        )
+
+
 @contextlib.contextmanager
 def write_lock(index_dir: Path) -> Iterator[None]:
     """One writer at a time; readers never wait (they read whichever generation is current)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
+    _check_folder(index_dir)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".lock", "w")
+    except OSError as e:  # a parent is a file, or no permission
+        raise ConfigError(
+            f"cannot create the index folder {index_dir} ({e.strerror}): point RAGCHAT_INDEX_DIR at a folder you "
+            "can write"
+        ) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -130,8 +130,9 @@ def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_f
     expected = len(Store.load(settings.index_dir))
     assert expected == before.chunks
 
-    env = _cli_env(RAGCHAT_SEEDS_DIR=str(seeds), RAGCHAT_INDEX_DIR=str(settings.index_dir))
-    # Kill real `ragchat index --rebuild` processes at spread-out moments: model loading, embedding, saving.
+    tag = f"kill-test-{os.getpid()}-{time.time_ns()}"  # marks the builds' processes, reader children included
+    env = _cli_env(RAGCHAT_SEEDS_DIR=str(seeds), RAGCHAT_INDEX_DIR=str(settings.index_dir), RAGCHAT_TEST_TAG=tag)
+    # Kill real `ragchat index --rebuild` processes at spread-out moments: model loading, reading, embedding, saving.
     for delay in (1.0, 4.0, 7.0, 10.0, 13.0):
         proc = subprocess.Popen(
             [sys.executable, "-m", "ragchat", "index", "--rebuild"], env=env, cwd=ROOT,
@@ -145,3 +146,133 @@ def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_f
         assert len(store) == expected
         if finished:
             break
+
+    # No file reader outlives its build (it dies with its parent), and the next build removes what kills left.
+    deadline = time.monotonic() + 10
+    while _tagged_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _tagged_processes(tag) == []
+    build_index(settings, embedder)
+    assert [p.name for p in settings.index_dir.iterdir() if p.name.startswith((".gen-", "gen-"))] == [
+        current_generation(settings.index_dir).name]
+
+
+def _tagged_processes(tag: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if f"RAGCHAT_TEST_TAG={tag}".encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+# --- no silent loss --------------------------------------------------------------------------------------
+
+
+def test_a_missing_or_empty_folder_keeps_the_index(corpus, settings_for, embedder):
+    settings = settings_for(corpus)
+    built = build_index(settings, embedder)
+    generation = current_generation(settings.index_dir)
+
+    (corpus / SEED_FILE.name).rename(corpus.parent / "elsewhere.txt")  # the folder is empty
+    empty = build_index(settings, embedder)
+    assert empty.kept and "has no .txt, .md, .html or .pdf files" in empty.kept and not empty.written
+    assert "is kept as it is and nothing was removed" in empty.summary() and empty.removed == ()
+
+    corpus.rmdir()  # the folder is gone
+    missing = build_index(settings, embedder)
+    assert missing.kept and "does not exist" in missing.kept
+    assert current_generation(settings.index_dir) == generation  # untouched
+    assert len(Store.load(settings.index_dir)) == built.chunks
+
+
+def test_a_folder_holding_none_of_the_indexed_documents_is_refused(corpus, settings_for, embedder):
+    """What an upload into a missing or emptied folder looks like: one new file, every indexed one gone."""
+    settings = settings_for(corpus)
+    built = build_index(settings, embedder)
+    (corpus / SEED_FILE.name).unlink()
+    (corpus / "upload.txt").write_text("A file uploaded into an emptied folder.", encoding="utf-8")
+    with pytest.raises(SeedsError, match=r"none of the 1 indexed documents .*--rebuild"):
+        build_index(settings, embedder)
+    assert len(Store.load(settings.index_dir)) == built.chunks
+    report = build_index(settings, embedder, rebuild=True)  # what the message says to do when it is meant
+    assert report.added == ("upload.txt",)
+
+
+def test_ragchat_index_refuses_an_empty_folder_and_a_server_serves_the_index(corpus, settings_for, embedder):
+    settings = settings_for(corpus)
+    build_index(settings, embedder)
+    (corpus / SEED_FILE.name).unlink()
+    env = _cli_env(RAGCHAT_SEEDS_DIR=str(corpus), RAGCHAT_INDEX_DIR=str(settings.index_dir))
+    result = subprocess.run([sys.executable, "-m", "ragchat", "index"], env=env, capture_output=True, text=True,
+                            timeout=300, cwd=ROOT)
+    assert result.returncode == 1
+    assert "has no .txt, .md, .html or .pdf files" in result.stderr and "is kept as it is" in result.stderr
+
+    from app import load_service
+
+    qa = load_service(settings.replace(mode="extractive"), embedder=embedder)  # starts, and answers from the index
+    assert qa.search("Who greeted Shoigu?", 3)[0].chunk.source == SEED_FILE.name
+
+
+def test_leftovers_of_killed_builds_are_removed_at_the_next_build(corpus, settings_for, embedder):
+    settings = settings_for(corpus)
+    build_index(settings, embedder)
+    live = current_generation(settings.index_dir)
+    (settings.index_dir / ".gen-1.tmp").mkdir()  # killed while writing
+    (settings.index_dir / ".gen-1.tmp" / "chunks.jsonl").write_text("half", encoding="utf-8")
+    (settings.index_dir / "gen-2").mkdir()  # killed after writing, before switching to it
+    report = build_index(settings, embedder)
+    assert not report.written  # nothing changed, yet the leftovers went
+    assert sorted(p.name for p in settings.index_dir.iterdir() if p.is_dir()) == [live.name]
+
+
+def test_an_index_path_that_is_a_file_says_so(corpus, tmp_path, embedder):
+    from ragchat import ConfigError, Settings
+
+    (tmp_path / "index-file").write_text("not a folder", encoding="utf-8")
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index-file")
+    with pytest.raises(ConfigError, match="index-file is a file, not a folder.*RAGCHAT_INDEX_DIR"):
+        build_index(settings, embedder)
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        Store.load(settings.index_dir)
+    with pytest.raises(ConfigError, match="cannot create the index folder.*RAGCHAT_INDEX_DIR"):
+        build_index(settings.replace(index_dir=tmp_path / "index-file" / "index"), embedder)
+
+
+def test_hostile_files_are_skipped_and_the_rest_indexed(corpus, settings_for, embedder):
+    from . import hostile
+
+    (corpus / "bomb.pdf").write_bytes(hostile.inflate_bomb(300))
+    (corpus / "slow.pdf").write_bytes(hostile.slow_pages(1_000, 20_000))
+    (corpus / "broken.pdf").write_bytes(hostile.simple(["Ports."])[:200])
+    (corpus / "ok.pdf").write_bytes(hostile.simple(["The Zorblat festival is held in April."]))
+    report = build_index(settings_for(corpus, parse_seconds=3), embedder)
+    assert sorted(report.added) == [SEED_FILE.name, "ok.pdf"]
+    why = dict(report.skipped)
+    assert sorted(why) == ["bomb.pdf", "broken.pdf", "slow.pdf"]
+    assert "took longer than 3 s" in why["slow.pdf"] and "no text" in why["bomb.pdf"]
+    assert all(reason.startswith(f"{name}: ") for name, reason in why.items())
+
+
+def test_an_upload_into_a_missing_folder_does_not_drop_the_index(corpus, settings_for, embedder, tmp_path):
+    """The issue's case: seeds/ gone, the server serving its index, then an upload (which creates the folder)."""
+    from ragchat import ui
+    from ragchat.qa import load
+
+    settings = settings_for(corpus, mode="extractive")
+    (corpus / "second.txt").write_text("The Khasan–Rajin railway was rebuilt by Russia.", encoding="utf-8")
+    build_index(settings, embedder)
+    for path in corpus.iterdir():
+        path.unlink()
+    corpus.rmdir()
+    qa = load(settings, embedder=embedder)
+    upload = tmp_path / "upload.txt"
+    upload.write_text("The Zorblat festival is held in April.", encoding="utf-8")
+    with pytest.raises(SeedsError, match="none of the 2 indexed documents"):
+        ui.Library(qa).add([(upload, "upload.txt")])
+    assert sorted(Store.load(settings.index_dir).documents) == [SEED_FILE.name, "second.txt"]

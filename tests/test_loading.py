@@ -4,7 +4,7 @@ import pytest
 
 from ragchat.errors import DocumentError, SeedsError
 from ragchat import formats
-from ragchat.loading import discover, load_file, load_folder
+from ragchat.loading import Limits, discover, load_file, load_folder
 
 
 def test_text_keeps_the_files_own_characters(tmp_path):
@@ -167,3 +167,169 @@ def test_sources_are_relative_posix_paths(tmp_path):
     (doc,) = list(load_folder(tmp_path))
     assert doc.source == "sub/x.txt"
     assert not Path(doc.source).is_absolute()
+
+
+# --- files that try to hurt the reader (ragchat/reader.py) ------------------------------------------------
+
+
+def test_an_inflate_bomb_is_skipped_with_its_name(tmp_path):
+    from . import hostile
+
+    (tmp_path / "bomb.pdf").write_bytes(hostile.inflate_bomb(300))  # ~300 KB on disk, 300 MB inflated
+    assert (tmp_path / "bomb.pdf").stat().st_size < 1_000_000
+    # PDFium inflates it inside the reader process (memory-capped there); it holds no text, so it is skipped.
+    with pytest.raises(DocumentError, match=r"^bomb.pdf: "):
+        load_file(tmp_path / "bomb.pdf", "bomb.pdf")
+
+
+def test_the_time_budget_stops_a_slow_pdf_and_the_next_file_still_reads(tmp_path):
+    from ragchat import reader
+    from . import hostile
+
+    # 1,000 pages sharing one content stream of 20,000 text operations: about a second a page to read.
+    (tmp_path / "slow.pdf").write_bytes(hostile.slow_pages(1_000, 20_000))
+    (tmp_path / "fine.pdf").write_bytes(hostile.simple(["Ports and railways."]))
+    started = reader.shared().started
+    with pytest.raises(DocumentError, match=r"slow.pdf: took longer than 2 s to read: split it.*RAGCHAT_PARSE_SECONDS"):
+        load_file(tmp_path / "slow.pdf", "slow.pdf", Limits(parse_seconds=2))
+    assert load_file(tmp_path / "fine.pdf", "fine.pdf").text == "Ports and railways."
+    assert reader.shared().started == started + 1  # the overrunning reader was killed and one new one started
+
+
+def test_page_and_size_limits_name_the_setting(tmp_path):
+    from . import hostile
+
+    (tmp_path / "many.pdf").write_bytes(hostile.real_small_pdf(pages=12))
+    with pytest.raises(DocumentError, match=r"many.pdf: has 12 pages, over the limit of 10.*RAGCHAT_MAX_PDF_PAGES"):
+        load_file(tmp_path / "many.pdf", "many.pdf", Limits(pdf_pages=10))
+    assert len(load_file(tmp_path / "many.pdf", "many.pdf").pages) == 12
+    (tmp_path / "big.html").write_text("<p>" + "word " * 5_000 + "</p>", encoding="utf-8")
+    with pytest.raises(DocumentError, match=r"big.html: is larger than the 0.01 MB limit.*RAGCHAT_MAX_FILE_BYTES"):
+        load_file(tmp_path / "big.html", "big.html", Limits(file_bytes=10_000))
+
+
+def test_deeply_nested_html_is_read_or_refused_never_a_crash(tmp_path):
+    (tmp_path / "deep.html").write_text("<div>" * 100_000 + "Deep text." + "</div>" * 100_000, encoding="utf-8")
+    try:
+        doc = load_file(tmp_path / "deep.html", "deep.html")
+    except DocumentError as e:
+        assert str(e).startswith("deep.html: ")
+    else:
+        assert "Deep text." in doc.text
+
+
+def test_a_reader_killed_from_outside_is_replaced(tmp_path):
+    import os
+    import signal
+
+    from ragchat import reader
+
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    load_file(tmp_path / "a.txt", "a.txt")
+    os.kill(reader.shared()._proc.pid, signal.SIGKILL)
+    reader.shared()._proc.wait()
+    assert load_file(tmp_path / "a.txt", "a.txt").text == "Alpha."
+
+
+DEBIAN_PDF = Path(__file__).resolve().parent.parent / "bench" / "corpora" / "debian-pdfs" / "docs" / "fhs-3.0.pdf"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("original, copies", [("reportlab", 240), ("fhs-3.0.pdf", 30)])
+def test_fuzzed_pdfs_are_each_read_or_skipped_with_their_name(tmp_path, original, copies):
+    """Damaged copies of a real PDF (byte flips, truncations, deleted and duplicated chunks; fixed seed): a small
+    one reportlab writes, and the 50-page FHS (object streams, embedded fonts). Every copy comes back as a
+    Document or a DocumentError that names it; nothing else escapes."""
+    from collections import Counter
+
+    from . import hostile
+
+    data = hostile.real_small_pdf() if original == "reportlab" else DEBIAN_PDF.read_bytes()
+    outcomes: Counter = Counter()
+    for name, data in hostile.damaged(data, copies, seed=11):
+        (tmp_path / name).write_bytes(data)
+        try:
+            doc = load_file(tmp_path / name, name, Limits(parse_seconds=30))
+            outcomes["read"] += 1
+            assert doc.source == name
+        except DocumentError as e:
+            outcomes["skipped"] += 1
+            assert str(e).startswith(f"{name}: ")
+    print(original, dict(outcomes))
+    assert sum(outcomes.values()) == copies and outcomes["read"] and outcomes["skipped"]
+
+
+def test_discover_does_not_follow_symlinked_folders(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "private.txt").write_text("not for the index", encoding="utf-8")
+    seeds = tmp_path / "seeds"
+    (seeds / "sub").mkdir(parents=True)
+    (seeds / "a.txt").write_text("A.", encoding="utf-8")
+    (seeds / "linked").symlink_to(outside, target_is_directory=True)
+    (seeds / "sub" / "loop").symlink_to(seeds, target_is_directory=True)  # would recurse forever if followed
+    assert discover(seeds) == [seeds / "a.txt"]
+
+
+def test_a_killed_parent_takes_its_reader_with_it(tmp_path):
+    """SIGKILL of an indexer in the middle of a long read: the reader child does not read on for an hour."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from . import hostile
+    from .test_indexing import _tagged_processes
+
+    (tmp_path / "slow.pdf").write_bytes(hostile.slow_pages(1_000, 20_000))
+    tag = f"reader-test-{os.getpid()}-{time.time_ns()}"
+    script = ("from pathlib import Path; from ragchat.loading import Limits, load_file; "
+              f"load_file(Path({str(tmp_path / 'slow.pdf')!r}), 'slow.pdf', Limits(parse_seconds=600))")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "RAGCHAT_TEST_TAG": tag, "PYTHONPATH": str(root)}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=root)
+    deadline = time.monotonic() + 60
+    while len(_tagged_processes(tag)) < 2 and time.monotonic() < deadline:  # the parent and its reader
+        time.sleep(0.2)
+    assert len(_tagged_processes(tag)) == 2
+    time.sleep(1)  # the reader is now inside the slow file
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _tagged_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _tagged_processes(tag) == []
+
+
+def test_the_limits_come_from_ragchat_settings(tmp_path):
+    from ragchat import ConfigError, Settings
+
+    from . import hostile
+
+    settings = Settings.from_env({"RAGCHAT_MAX_FILE_BYTES": "5000000", "RAGCHAT_MAX_PDF_PAGES": "1",
+                                  "RAGCHAT_PARSE_SECONDS": "2.5"})
+    assert Limits.of(settings) == Limits(file_bytes=5_000_000, pdf_pages=1, parse_seconds=2.5)
+    (tmp_path / "small.pdf").write_bytes(hostile.real_small_pdf(pages=2))
+    with pytest.raises(DocumentError, match="small.pdf: has 2 pages, over the limit of 1: split it"):
+        load_file(tmp_path / "small.pdf", "small.pdf", Limits.of(settings))
+    assert load_file(tmp_path / "small.pdf", "small.pdf").text.startswith("Line A")
+    with pytest.raises(ConfigError, match="RAGCHAT_PARSE_SECONDS"):
+        Settings.from_env({"RAGCHAT_PARSE_SECONDS": "0"})
+
+
+def test_the_reader_outlives_the_thread_that_started_it(tmp_path):
+    """A server starts the reader from a request thread that ends soon after; the next file must not find it dead."""
+    import threading
+
+    from ragchat import reader
+
+    fresh = reader.Reader()
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    thread = threading.Thread(target=fresh.parse, args=(b"Alpha.", "a.txt", ".txt", Limits()))
+    thread.start()
+    thread.join()
+    pid = fresh._proc.pid
+    assert fresh.parse(b"Beta.", "b.txt", ".txt", Limits()).text == "Beta."
+    assert (fresh._proc.pid, fresh.started) == (pid, 1)
+    fresh.close()
