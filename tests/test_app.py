@@ -142,9 +142,9 @@ def test_save_upload_never_overwrites_and_reuses_identical_files(tmp_path):
     (seeds / "notes.txt").write_text("original\n", encoding="utf-8")
     (up / "a").write_text("new text\n", encoding="utf-8")
     saved = ui.save_upload(up / "a", "../notes.txt", seeds)
-    assert saved == ui.Saved("notes-2.txt", new=True)
+    assert saved == ui.Saved("notes-2.txt", new=True, given="notes.txt")
     assert (seeds / "notes.txt").read_text(encoding="utf-8") == "original\n"
-    assert ui.save_upload(up / "a", "notes.txt", seeds) == ui.Saved("notes-2.txt", new=False)
+    assert ui.save_upload(up / "a", "notes.txt", seeds) == ui.Saved("notes-2.txt", new=False, given="notes.txt")
     (up / "bin").write_bytes(b"\x00\x01binary")
     with pytest.raises(DocumentError):
         ui.save_upload(up / "bin", "data.txt", seeds)

@@ -32,19 +32,29 @@ expect = sync_api.expect
 @pytest.fixture(scope="module")
 def qa(tmp_path_factory, seed_index, embedder):
     """Extractive answers, streamed word by word (as a generator would), over a writable copy of the seeds."""
-    from ragchat.qa import QA, load
-    from ragchat.types import Answer
+    from ragchat.qa import QA, Delta, Stage, load
     from tests.conftest import SEED_FILE
 
     class Streaming(QA):
-        def ask_stream(self, *args, **kwargs):
-            for item in super().ask_stream(*args, **kwargs):
-                if isinstance(item, Answer):
-                    yield item
-                    continue
-                for word in item.split(" "):
-                    time.sleep(0.03)
-                    yield word + " "
+        """`pause`: seconds spent "reading" (as a model would), for Stop and the queue; `closed` counts answer
+        paths that were closed, finished or not."""
+
+        pause = 0.0
+        closed = 0
+
+        def events(self, *args, **kwargs):
+            try:
+                for event in super().events(*args, **kwargs):
+                    if isinstance(event, Delta):
+                        for word in event.text.split(" "):
+                            time.sleep(0.03)
+                            yield Delta(word + " ")
+                        continue
+                    yield event
+                    if isinstance(event, Stage) and event.name == "reading":
+                        time.sleep(self.pause)
+            finally:
+                type(self).closed += 1
 
     root = tmp_path_factory.mktemp("browser")
     (root / "seeds").mkdir()
@@ -93,6 +103,16 @@ def page(browser, server):
     assert not errors, errors
 
 
+@pytest.fixture
+def slow(qa):
+    """Answers that spend a while "reading", long enough to see the stage, press Stop or queue behind."""
+    def set_pause(seconds: float):
+        qa.pause = seconds
+        return qa
+    yield set_pause
+    qa.pause = 0.0
+
+
 def ask(page, question: str):
     """Type a question, press Enter; returns the locator of the new answer once it is final."""
     before = page.locator("#rc-chat .rc-meta").count()
@@ -102,9 +122,15 @@ def ask(page, question: str):
     return page.locator("#rc-chat .rc-answer").last
 
 
-def test_ask_click_reference_and_see_the_span_in_its_document(page, qa):
+def test_ask_click_reference_and_see_the_span_in_its_document(page, qa, slow):
     expected = qa.ask(SHOIGU).citations[0]
-    page.locator("#rc-chat").get_by_text(SHOIGU).click()  # the example question
+    slow(1.0)
+    page.locator("#rc-question textarea").fill(SHOIGU)
+    page.locator("#rc-question textarea").press("Enter")
+    # The answer path's stages show while it works, and the passages found before any answer text.
+    expect(page.locator("#rc-chat .rc-stage")).to_contain_text("Reading")
+    expect(page.locator("#rc-sources .rc-retrieved").first).to_be_visible()
+    slow(0.0)
     # The answer streams in before it is final (then its references become links).
     expect(page.locator("#rc-chat .rc-streaming").filter(has_text="end of")).to_be_visible()
     expect(page.locator("#rc-chat .rc-meta")).to_have_count(1)
@@ -157,7 +183,8 @@ def test_an_abstention_is_shown_as_such_with_no_sources(page):
     # Clearing the chat starts a new conversation: examples back, sources panel empty.
     page.locator('#rc-chat button[aria-label="Clear"]').click()
     expect(page.locator("#rc-chat .rc-answer")).to_have_count(0)
-    expect(page.locator("#rc-chat").get_by_text(SHOIGU)).to_be_visible()
+    expect(page.locator("#rc-chat")).to_contain_text("1 document loaded: north-korea-russia-staunch-ally.txt")
+    expect(page.locator("#rc-chat button.example").first).to_contain_text("Festive celebration of Victory Day")
     expect(page.locator("#rc-sources")).to_contain_text("Ask a question")
 
 
