@@ -78,12 +78,11 @@ CSS = """
   --rc-warn-text: #9a3412; --rc-warn-soft: #fff7ed; --rc-mark: #fef08a; --rc-mark-active: #fde047; }
 .dark { --rc-accent-text: #c7d2fe; --rc-accent-soft: #312e81; --rc-accent-line: #4338ca;
   --rc-warn-text: #fed7aa; --rc-warn-soft: #431407; --rc-mark: #854d0e; --rc-mark-active: #a16207; }
-#rc-top { align-items: flex-start; }
-#rc-header { padding: 6px 4px 0 4px; }
+#rc-header { padding: 6px 4px 0 4px; display: flex; align-items: flex-start; justify-content: space-between;
+  gap: 12px; flex-wrap: wrap; }
 #rc-header h1 { font-size: 1.45rem; font-weight: 700; margin: 0; letter-spacing: -0.01em; }
 #rc-header h1 .rc-logo { color: var(--color-accent); }
 #rc-header p { margin: 2px 0 0 0; color: var(--body-text-color-subdued); font-size: 0.93rem; }
-#rc-theme { flex: 0 0 auto !important; min-width: 0 !important; }
 .rc-theme { display: inline-flex; border: 1px solid var(--border-color-primary); border-radius: 8px; overflow: hidden; }
 .rc-theme button { padding: 3px 10px; font-size: 0.8rem; color: var(--body-text-color);
   background: var(--block-background-fill); border: 0; cursor: pointer; }
@@ -165,7 +164,7 @@ a.rc-chip.rc-active { background: #4f46e5; color: #fff !important; border-color:
 .rc-find-count { font-size: 0.78rem; color: var(--body-text-color-subdued); min-width: 5em; }
 .rc-doc-body { font-size: 0.9rem; line-height: 1.7; color: var(--body-text-color); background: var(--block-background-fill);
   border: 1px solid var(--border-color-primary); border-top: 0; border-radius: 0 0 10px 10px; padding: 12px 18px;
-  max-height: calc(100vh - 330px); min-height: 300px; overflow-y: auto;
+  max-height: calc(100vh - 370px); min-height: 300px; overflow-y: auto;
   font-family: ui-serif, Georgia, Cambria, "Times New Roman", serif; }
 .rc-doc-body .rc-b { white-space: pre-wrap; margin: 0 0 0.7em 0; }
 .rc-doc-body .rc-gap { white-space: pre-wrap; }
@@ -580,14 +579,12 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                    delete_cache=DELETE_CACHE) as blocks:
         session = gr.State(new_session())  # copied for every browser session
         pending = gr.State("")  # the question accepted and waiting for its answer
-        with gr.Row(elem_id="rc-top"):
-            gr.HTML(
-                '<div id="rc-header"><h1><span class="rc-logo">◆</span> ragchat</h1>'
-                "<p>Answers from the documents in your library, every claim cited to the exact passage. "
-                "Runs offline.</p></div>",
-                js_on_load=None,
-            )
-            gr.HTML(ui.theme_switch_html(), elem_id="rc-theme", js_on_load=THEME_JS, min_height=0)
+        gr.HTML(
+            '<div id="rc-header"><div><h1><span class="rc-logo">◆</span> ragchat</h1>'
+            "<p>Answers from the documents in your library, every claim cited to the exact passage. "
+            f"Runs offline.</p></div>{ui.theme_switch_html()}</div>",
+            elem_id="rc-theme", js_on_load=THEME_JS,
+        )
         with gr.Row(equal_height=False):
             with gr.Column(scale=11, min_width=320):
                 chatbot = gr.Chatbot(

@@ -436,3 +436,22 @@ def test_an_over_long_question_is_kept_with_its_length_and_the_limit(page, qa):
     box.press("Enter")
     expect(page.locator("#rc-chat .rc-meta")).to_have_count(1)
     expect(notice).not_to_contain_text("at most")
+
+
+def test_screenshots_dark_and_narrow(browser, server):
+    """The README's other pictures: dark (the theme switch), and a 400 px wide phone screen."""
+    for name, viewport, theme in (("dark", {"width": 1440, "height": 900}, "dark"),
+                                  ("400px", {"width": 400, "height": 860}, "light")):
+        context = browser.new_context(viewport=viewport, device_scale_factor=1)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.locator(f'#rc-theme button[data-theme="{theme}"]').click()
+        answer = ask(page, SHOIGU)
+        if name == "dark":
+            answer.locator("a.rc-ref").first.click()
+            expect(page.locator("#rc-document mark.rc-active")).to_be_in_viewport()
+        else:
+            expect(page.locator("#rc-sources .rc-card").first).to_be_visible()
+        time.sleep(0.3)
+        page.screenshot(path=str(SCREENSHOT.with_name(f"{SCREENSHOT.stem}-{name}.png")), full_page=name != "dark")
+        context.close()
