@@ -123,7 +123,9 @@ a:focus-visible, button:focus-visible { outline: 2px solid var(--color-accent); 
 .rc-cursor { display: inline-block; width: 7px; height: 1em; margin-left: 2px; vertical-align: -0.15em;
   background: var(--color-accent); animation: rc-blink 1s steps(2) infinite; }
 @keyframes rc-blink { 50% { opacity: 0; } }
-#rc-under { align-items: center; gap: 8px; min-height: 0; }
+#rc-under { align-items: center; gap: 8px; min-height: 0; margin: 4px 0 0 0; }
+#rc-under > *, #rc-under .html-container, #rc-under .prose { padding: 0 !important; min-height: 0 !important; }
+#rc-notice:not(:has(.rc-notice)), #rc-count:not(:has(.rc-count:not(:empty))) { display: none !important; }
 #rc-notice { flex: 1 1 auto; }
 .rc-notice { color: var(--rc-warn-text); background: var(--rc-warn-soft); padding: 4px 10px; border-radius: 8px;
   font-size: 0.86rem; }
@@ -364,17 +366,18 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
     default_mode = settings.mode if settings.mode in modes else modes[0]
     limit = settings.max_question_chars
 
-    def answers(question: str, history: list, mode: str | None, top_k: object) -> Iterator[Event]:
+    def answers(question: str, history: list, mode: str | None, top_k: object,
+                only: list[str] | None = None) -> Iterator[Event]:
         """qa.events within the server's budgets: an allowed mode, a capped top_k, a place in its lane.
         Gradio's inputs are whatever a client sends to the queue, not what the widgets allow."""
         resolved = check_mode(mode or None, settings, available)
         k = check_top_k(_integer(top_k), settings)
         lane = lanes.for_mode(resolved)
         if lane is None:
-            yield from qa.events(question, history, mode=mode or None, top_k=k)
+            yield from qa.events(question, history, mode=mode or None, top_k=k, sources=only or None)
             return
         with lane.enter():  # left when the chat stops reading (Stop closes this generator), not only at the end
-            yield from qa.events(question, history, mode=mode or None, top_k=k)
+            yield from qa.events(question, history, mode=mode or None, top_k=k, sources=only or None)
 
     def idle_box():
         return gr.Textbox(interactive=True, placeholder=QUESTION_PLACEHOLDER)
@@ -402,7 +405,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         return (shown, gr.Textbox(value="", interactive=False, placeholder=BUSY_PLACEHOLDER), question, session,
                 ui.sources_waiting(question), gr.Button(visible=True), "")
 
-    def respond(question: str, session: dict, mode: str, top_k: float) -> Iterator[tuple]:
+    def respond(question: str, session: dict, mode: str, top_k: float, only: list[str] | None) -> Iterator[tuple]:
         """question → stage messages, the retrieved passages, then the verified answer (qa.events)."""
         outputs = 6  # chatbot, question box, session, sources, document, tabs … plus the stop button
         if not question:
@@ -410,7 +413,9 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
             return
         messages = session["messages"] + [{"role": "user", "content": question}]
         text, answer = "", None
-        events = answers(question, session["turns"], mode, top_k)
+        # A document deleted since it was picked is dropped from the filter rather than failing the question.
+        only = [s for s in only or [] if isinstance(s, str) and qa.document(s) is not None] if only else None
+        events = answers(question, session["turns"], mode, top_k, only)
         try:
             for event in events:
                 if isinstance(event, Stage):
@@ -494,9 +499,9 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         data = getattr(evt, "_data", None) or {}
         source = data.get("source")
         if not isinstance(source, str):
-            return [gr.skip()] * 5
+            return [gr.skip()] * 6
         if data.get("action") != "delete":
-            return [*open_document(source), gr.skip(), gr.skip(), gr.skip()]
+            return [*open_document(source), gr.skip(), gr.skip(), gr.skip(), gr.skip()]
         try:
             message = library.delete(source)
         except RagError as e:
@@ -508,7 +513,8 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
 
     def shelf_and_picker():
         docs = library.documents()
-        return ui.library_html(docs), gr.Dropdown(choices=[d.source for d in docs], value=None)
+        names = [d.source for d in docs]
+        return ui.library_html(docs), gr.Dropdown(choices=names, value=None), gr.Dropdown(choices=names)
 
     def on_load():
         """Built per page load, so a reload or a new tab shows what is indexed now, uploads included."""
@@ -522,7 +528,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
 
     def add_files(paths: list[str] | None, progress=gr.Progress()):
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         files = [Path(p) for p in paths if isinstance(p, str) and p]
         try:
             if len(files) > settings.max_upload_files:
@@ -559,13 +565,17 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         fresh["busy"] = session.get("busy", False) if isinstance(session, dict) else False
         return [], fresh, ui.sources_placeholder(), ui.document_placeholder(), gr.Tabs(selected="sources")
 
-    def api_ask(question: str, history: list | None = None, mode: str | None = None, top_k: int | None = None) -> dict:
-        """Answer a question from the documents; returns the Answer JSON (the same as POST /api/ask)."""
+    def api_ask(question: str, history: list | None = None, mode: str | None = None, top_k: int | None = None,
+                documents: list[str] | None = None) -> dict:
+        """Answer a question from the documents (only those named in `documents`, if given); returns the Answer
+        JSON (the same as POST /api/ask)."""
         try:
             if not isinstance(question, str) or not (history is None or isinstance(history, list)):
                 raise QuestionError("question must be text and history a list of {role, content} messages")
+            if documents is not None and not isinstance(documents, list):
+                raise QuestionError("documents must be a list of document names")
             answer = None
-            for item in answers(question, history or [], mode or None, top_k or None):
+            for item in answers(question, history or [], mode or None, top_k or None, documents):
                 if isinstance(item, Answer):
                     answer = item
             return answer_json(answer)
@@ -575,6 +585,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
             log.exception("the /ask endpoint failed")
             raise gr.Error(INTERNAL_ERROR) from None
 
+    start_docs = library.documents()
     with gr.Blocks(title="ragchat: cited answers from your documents", analytics_enabled=False,
                    delete_cache=DELETE_CACHE) as blocks:
         session = gr.State(new_session())  # copied for every browser session
@@ -595,7 +606,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                     latex_delimiters=[],
                     feedback_options=None,
                     buttons=[],  # a copy button would copy the message's HTML
-                    placeholder=ui.welcome_markdown([]),
+                    placeholder=ui.welcome_markdown(start_docs),  # the first paint; on_load refreshes it
                     autoscroll=True,
                 )
                 question = gr.Textbox(
@@ -625,6 +636,8 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                         top_k = gr.Slider(1, min(20, settings.max_top_k), value=min(settings.top_k, settings.max_top_k),
                                           step=1, label="Passages (top-k)",
                                           scale=2, elem_id="rc-top-k")
+                    only = gr.Dropdown(choices=[], value=[], multiselect=True, label="Search only in…",
+                                       info="Empty: every document in the library", elem_id="rc-only")
             with gr.Column(scale=9, min_width=320, elem_id="rc-side"):
                 with gr.Tabs(selected="sources", elem_id="rc-tabs") as tabs:
                     with gr.Tab("Sources", id="sources", elem_id="rc-tab-sources"):
@@ -644,29 +657,29 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                         status = gr.Markdown(UPLOAD_HINT, elem_id="rc-upload-status")
                         doc_picker = gr.Dropdown(choices=[], value=None, label="Read a document",
                                                  elem_id="rc-doc-picker")
-                        shelf = gr.HTML(ui.library_html([]), elem_id="rc-shelf", js_on_load=LIBRARY_JS)
+                        shelf = gr.HTML(ui.library_html(start_docs), elem_id="rc-shelf", js_on_load=LIBRARY_JS)
 
         private = {"api_visibility": "private"}
         accepted = [chatbot, question, pending, session, sources, stop, notice]
         answered = [chatbot, question, session, sources, document, tabs, stop]
         asking = question.submit(accept, [question, session], accepted, queue=False, **private).then(
-            respond, [pending, session, mode, top_k], answered, concurrency_limit=ask_concurrency,
+            respond, [pending, session, mode, top_k, only], answered, concurrency_limit=ask_concurrency,
             concurrency_id="ask", show_progress="hidden", **private)
         from_example = chatbot.example_select(pick_example, None, question, queue=False, **private).then(
             accept, [question, session], accepted, queue=False, **private).then(
-            respond, [pending, session, mode, top_k], answered, concurrency_id="ask", show_progress="hidden",
+            respond, [pending, session, mode, top_k, only], answered, concurrency_id="ask", show_progress="hidden",
             **private)
         stop.click(stopped, [pending, session], [chatbot, question, session, sources, stop], queue=False,
                    cancels=[asking, from_example], **private)
         chatbot.clear(clear, [session], [chatbot, session, sources, document, tabs], queue=False, **private)
         sources.click(show_reference, [session], [sources, document, tabs], queue=False, **private)
         doc_picker.input(open_document, [doc_picker], [document, tabs], queue=False, **private)
-        shelf.click(library_action, None, [document, tabs, status, shelf, doc_picker], concurrency_limit=1,
+        shelf.click(library_action, None, [document, tabs, status, shelf, doc_picker, only], concurrency_limit=1,
                     concurrency_id="index", **private)
         upload.upload(upload_started, [upload], [status], queue=False, **private).then(
-            add_files, [upload], [status, shelf, doc_picker, upload], concurrency_limit=1,
+            add_files, [upload], [status, shelf, doc_picker, only, upload], concurrency_limit=1,
             concurrency_id="index", show_progress_on=[upload], **private)
-        blocks.load(on_load, None, [shelf, doc_picker, chatbot], queue=False, **private)
+        blocks.load(on_load, None, [shelf, doc_picker, only, chatbot], queue=False, **private)
         gr.api(api_ask, api_name="ask", concurrency_limit=ask_concurrency, concurrency_id="ask")
     blocks.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
     return blocks

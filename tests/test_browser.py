@@ -172,7 +172,7 @@ def test_ask_click_reference_and_see_the_span_in_its_document(page, qa, slow):
     expect(page.locator("#rc-sources .rc-card.rc-active mark.rc-quote")).to_have_text(expected.quote)
 
 
-def test_an_abstention_is_shown_as_such_with_no_sources(page):
+def test_an_abstention_is_shown_as_such_with_no_sources(page, qa):
     ask(page, "What is the capital of France?")
     answer = page.locator("#rc-chat .rc-answer").last
     expect(answer.locator(".rc-abstain")).to_contain_text("Not in the documents")
@@ -183,7 +183,9 @@ def test_an_abstention_is_shown_as_such_with_no_sources(page):
     # Clearing the chat starts a new conversation: examples back, sources panel empty.
     page.locator('#rc-chat button[aria-label="Clear"]').click()
     expect(page.locator("#rc-chat .rc-answer")).to_have_count(0)
-    expect(page.locator("#rc-chat")).to_contain_text("1 document loaded: north-korea-russia-staunch-ally.txt")
+    n = len(qa.documents())
+    expect(page.locator("#rc-chat")).to_contain_text(f"{n} document{'s' if n > 1 else ''} loaded: ")
+    expect(page.locator("#rc-chat")).to_contain_text("north-korea-russia-staunch-ally.txt")
     expect(page.locator("#rc-chat button.example").first).to_contain_text("Festive celebration of Victory Day")
     expect(page.locator("#rc-sources")).to_contain_text("Ask a question")
 
@@ -213,6 +215,16 @@ def test_upload_a_document_then_ask_about_it(page, tmp_path):
     answer = ask(page, "When is the Zorblat festival held?")
     expect(answer).to_contain_text("April")
     expect(answer.locator("a.rc-ref").first).to_have_attribute("title", re.compile(r"^Zorblat-festival\.md, chars "))
+    # The hover preview of [1]: the quoted span and what the check found.
+    expect(answer.locator("a.rc-ref").first).to_have_attribute("title", re.compile(r"checked.*\n“The Zorblat festival"))
+
+    # "Search only in…" the seed article: the festival is not there.
+    page.get_by_text("Answer settings").click()
+    page.locator("#rc-only input").click()
+    page.get_by_role("option", name="north-korea-russia-staunch-ally.txt").click()
+    page.keyboard.press("Escape")
+    answer = ask(page, "When is the Zorblat festival held?")
+    expect(answer.locator(".rc-abstain")).to_contain_text("Not in the documents")
 
 
 def test_sign_in_then_ask(browser, qa):
@@ -258,7 +270,7 @@ def test_an_upload_is_in_the_library_after_a_reload_and_in_a_new_tab(page, brows
     expect(page.locator("#rc-shelf a.rc-open", has_text="gfdl-1.3.txt")).to_be_visible()
     other = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     other.goto(server.url + "/")
-    expect(other.locator("#rc-chat")).to_contain_text("2 documents loaded")
+    expect(other.locator("#rc-chat")).to_contain_text(f"{len(qa.documents())} documents loaded")
     other.get_by_role("tab", name="Library").click()
     other.locator("#rc-doc-picker input").click()
     expect(other.get_by_role("option", name="gfdl-1.3.txt")).to_be_visible()
