@@ -84,9 +84,11 @@ CSS = """
 #rc-header h1 .rc-logo { color: var(--color-accent); }
 #rc-header p { margin: 2px 0 0 0; color: var(--body-text-color-subdued); font-size: 0.93rem; }
 .rc-theme { display: inline-flex; border: 1px solid var(--border-color-primary); border-radius: 8px; overflow: hidden; }
-.rc-theme button { padding: 3px 10px; font-size: 0.8rem; color: var(--body-text-color);
-  background: var(--block-background-fill); border: 0; cursor: pointer; }
-.rc-theme button[aria-pressed="true"] { background: var(--rc-accent-soft); color: var(--rc-accent-text); font-weight: 700; }
+.rc-theme button { padding: 3px 10px; font-size: 0.8rem; color: var(--body-text-color); cursor: pointer;
+  background: var(--block-background-fill) !important; border: 0 !important; border-radius: 0 !important;
+  box-shadow: none !important; margin: 0 !important; }
+.rc-theme button[aria-pressed="true"] { background: var(--rc-accent-soft) !important; color: var(--rc-accent-text);
+  font-weight: 700; }
 #rc-chat { border-radius: 12px; }
 #rc-chat .message-wrap .message { font-size: 0.96rem; line-height: 1.6; }
 #rc-chat .placeholder { text-align: center; padding: 0 48px; color: var(--body-text-color); }
