@@ -409,7 +409,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
 
     def respond(question: str, session: dict, mode: str, top_k: float, only: list[str] | None) -> Iterator[tuple]:
         """question → stage messages, the retrieved passages, then the verified answer (qa.events)."""
-        outputs = 6  # chatbot, question box, session, sources, document, tabs … plus the stop button
+        outputs = 7  # chatbot, question box, session, sources, document, tabs, stop button, browser copy
         if not question:
             yield tuple([gr.skip()] * (outputs + 1))
             return
@@ -424,7 +424,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                     bubble = ui.stage_html(event.message)
                 elif isinstance(event, Sources):
                     yield (gr.skip(), gr.skip(), gr.skip(), ui.retrieved_html(question, event.hits), gr.skip(),
-                           gr.Tabs(selected="sources"), gr.skip())
+                           gr.Tabs(selected="sources"), gr.skip(), gr.skip())
                     continue
                 elif isinstance(event, Delta):
                     text += event.text
@@ -443,7 +443,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                                           settings.max_session_messages)
             session["busy"] = False
             yield (session["messages"], idle_box(), session, ui.sources_placeholder(), gr.skip(), gr.skip(),
-                   gr.Button(visible=False))
+                   gr.Button(visible=False), remember(session))
             return
         finally:
             events.close()  # a cancelled answer (Stop) frees its lane and stops the generator here
@@ -459,7 +459,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                                       settings.max_session_messages)
         session["busy"] = False
         yield (session["messages"], idle_box(), session, ui.sources_html(answer, aid, qa.document),
-               gr.skip(), gr.Tabs(selected="sources"), gr.Button(visible=False))
+               gr.skip(), gr.Tabs(selected="sources"), gr.Button(visible=False), remember(session))
 
     def stopped(question: str, session: dict):
         """Stop: the running answer is cancelled (Gradio's `cancels`), the box is free again."""
@@ -468,7 +468,8 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                 {"role": "user", "content": question},
                 {"role": "assistant", "content": ui.stopped_html()}], settings.max_session_messages)
         session["busy"] = False
-        return (session["messages"], idle_box(), session, ui.sources_placeholder(), gr.Button(visible=False))
+        return (session["messages"], idle_box(), session, ui.sources_placeholder(), gr.Button(visible=False),
+                remember(session))
 
     def show_reference(session: dict, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -518,11 +519,45 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         names = [d.source for d in docs]
         return ui.library_html(docs), gr.Dropdown(choices=names, value=None), gr.Dropdown(choices=names)
 
-    def on_load():
-        """Built per page load, so a reload or a new tab shows what is indexed now, uploads included."""
+    def remember(session: dict) -> dict:
+        """The conversation as this browser keeps it (gr.BrowserState), so a reload does not lose it."""
+        return {"messages": session["messages"], "turns": session["turns"], "next": session["next"],
+                "answers": {aid: ui.answer_record(a) for aid, a in session["answers"].items()}}
+
+    def restore(saved: object) -> dict:
+        """A session from what the browser kept; anything malformed is dropped (the browser's copy is the
+        client's to change, like any input)."""
+        session = new_session()
+        if not isinstance(saved, dict):
+            return session
+        roles = ("user", "assistant")
+        messages = saved.get("messages")
+        if isinstance(messages, list) and all(isinstance(m, dict) and m.get("role") in roles
+                                              and isinstance(m.get("content"), str) for m in messages):
+            session["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages][
+                -settings.max_session_messages:]
+        turns = saved.get("turns")
+        if isinstance(turns, list) and all(isinstance(t, dict) and t.get("role") in roles
+                                           and isinstance(t.get("content"), str) for t in turns):
+            session["turns"] = [{"role": t["role"], "content": t["content"]} for t in turns][-MAX_KEPT_TURNS:]
+        answers = saved.get("answers")
+        if isinstance(answers, dict):
+            for aid, record in list(answers.items())[-MAX_KEPT_ANSWERS:]:
+                answer = ui.answer_from_record(record)
+                if answer is not None and isinstance(aid, str):
+                    session["answers"][aid] = answer
+        if isinstance(saved.get("next"), int) and saved["next"] > 0:
+            session["next"] = saved["next"]
+        return session
+
+    def on_load(saved: object):
+        """Built per page load, so a reload or a new tab shows what is indexed now, uploads included; and the
+        conversation this browser kept."""
         docs = library.documents()
-        return (*shelf_and_picker(), gr.Chatbot(placeholder=ui.welcome_markdown(docs),
-                                                 examples=[{"text": q} for q in ui.example_questions(docs)] or None))
+        session = restore(saved)
+        chat = gr.Chatbot(value=session["messages"], placeholder=ui.welcome_markdown(docs),
+                          examples=[{"text": q} for q in ui.example_questions(docs)] or None)
+        return (*shelf_and_picker(), chat, session)
 
     def upload_started(paths: list[str] | None):
         n = len(paths or [])
@@ -546,7 +581,10 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                 # one of Gradio's upload copies (Gradio checks that too; this keeps folders out of the loader).
                 named = [(f, f.name) for f in files if f.is_file()]
                 odd = len(files) - len(named)
-                added = library.add(named, progress=on_progress)
+                def on_reading(i: int, n: int, name: str) -> None:
+                    progress((i, n), desc=f"Reading {name}", unit="files")
+
+                added = library.add(named, progress=on_progress, reading=on_reading)
                 message = added.message()
                 if odd:
                     message += f"\n\nNot added: {odd} upload(s) that are not files. Upload each document as a file."
@@ -565,19 +603,18 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
     def clear(session: dict):
         fresh = new_session()
         fresh["busy"] = session.get("busy", False) if isinstance(session, dict) else False
-        return [], fresh, ui.sources_placeholder(), ui.document_placeholder(), gr.Tabs(selected="sources")
+        return ([], fresh, ui.sources_placeholder(), ui.document_placeholder(), gr.Tabs(selected="sources"),
+                remember(fresh))
 
-    def api_ask(question: str, history: list | None = None, mode: str | None = None, top_k: int | None = None,
-                documents: list[str] | None = None) -> dict:
-        """Answer a question from the documents (only those named in `documents`, if given); returns the Answer
-        JSON (the same as POST /api/ask)."""
+    def api_ask(question: str, history: list | None = None, mode: str | None = None, top_k: int | None = None) -> dict:
+        """Answer a question from the documents; returns the Answer JSON (the same as POST /api/ask).
+        (No document filter here: Gradio requires every parameter, and existing clients send four. POST /api/ask
+        takes "documents".)"""
         try:
             if not isinstance(question, str) or not (history is None or isinstance(history, list)):
                 raise QuestionError("question must be text and history a list of {role, content} messages")
-            if documents is not None and not isinstance(documents, list):
-                raise QuestionError("documents must be a list of document names")
             answer = None
-            for item in answers(question, history or [], mode or None, top_k or None, documents):
+            for item in answers(question, history or [], mode or None, top_k or None):
                 if isinstance(item, Answer):
                     answer = item
             return answer_json(answer)
@@ -592,6 +629,9 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                    delete_cache=DELETE_CACHE) as blocks:
         session = gr.State(new_session())  # copied for every browser session
         pending = gr.State("")  # the question accepted and waiting for its answer
+        # The conversation kept in this browser's localStorage (encrypted by Gradio with a per-server secret:
+        # a restarted server starts with an empty chat).
+        saved = gr.BrowserState(None, storage_key="ragchat-conversation")
         gr.HTML(
             '<div id="rc-header"><div><h1><span class="rc-logo">◆</span> ragchat</h1>'
             "<p>Answers from the documents in your library, every claim cited to the exact passage. "
@@ -663,7 +703,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
 
         private = {"api_visibility": "private"}
         accepted = [chatbot, question, pending, session, sources, stop, notice]
-        answered = [chatbot, question, session, sources, document, tabs, stop]
+        answered = [chatbot, question, session, sources, document, tabs, stop, saved]
         asking = question.submit(accept, [question, session], accepted, queue=False, **private).then(
             respond, [pending, session, mode, top_k, only], answered, concurrency_limit=ask_concurrency,
             concurrency_id="ask", show_progress="hidden", **private)
@@ -671,9 +711,9 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
             accept, [question, session], accepted, queue=False, **private).then(
             respond, [pending, session, mode, top_k, only], answered, concurrency_id="ask", show_progress="hidden",
             **private)
-        stop.click(stopped, [pending, session], [chatbot, question, session, sources, stop], queue=False,
+        stop.click(stopped, [pending, session], [chatbot, question, session, sources, stop, saved], queue=False,
                    cancels=[asking, from_example], **private)
-        chatbot.clear(clear, [session], [chatbot, session, sources, document, tabs], queue=False, **private)
+        chatbot.clear(clear, [session], [chatbot, session, sources, document, tabs, saved], queue=False, **private)
         sources.click(show_reference, [session], [sources, document, tabs], queue=False, **private)
         doc_picker.input(open_document, [doc_picker], [document, tabs], queue=False, **private)
         shelf.click(library_action, None, [document, tabs, status, shelf, doc_picker, only], concurrency_limit=1,
@@ -681,7 +721,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         upload.upload(upload_started, [upload], [status], queue=False, **private).then(
             add_files, [upload], [status, shelf, doc_picker, only, upload], concurrency_limit=1,
             concurrency_id="index", show_progress_on=[upload], **private)
-        blocks.load(on_load, None, [shelf, doc_picker, only, chatbot], queue=False, **private)
+        blocks.load(on_load, [saved], [shelf, doc_picker, only, chatbot, session], queue=False, **private)
         gr.api(api_ask, api_name="ask", concurrency_limit=ask_concurrency, concurrency_id="ask")
     blocks.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
     return blocks

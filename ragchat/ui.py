@@ -116,8 +116,10 @@ _SOCKET_ERROR = re.compile(r"<?urlopen error [^>]*>?|\[Errno -?\d+\][^;)]*|Conne
 def user_words(message: str) -> str:
     """A RagError or warning as a reader should see it: no environment variable names, no socket errors."""
     message = _OPERATOR_HINT.sub("", message)
-    message = re.sub(r"\bor raise RAGCHAT_[A-Z_]+", "", message)
-    message = _SOCKET_ERROR.sub("the server did not respond", message)
+    # "…: start it or fix RAGCHAT_OPENAI_BASE_URL", "…: check RAGCHAT_X and RAGCHAT_Y": fixes for the operator
+    message = re.sub(r":?\s*(?:start it or fix|check|or raise)\s+RAGCHAT_\w+(?:\s+and\s+RAGCHAT_\w+)*", "", message)
+    message = re.sub(r"RAGCHAT_\w+(?:=\S+)?", "a server setting", message)
+    message = _SOCKET_ERROR.sub("it did not respond", message)
     return re.sub(r"\s{2,}", " ", message).strip()
 
 
@@ -199,6 +201,37 @@ def _unverified_segments(text: str, unverified: Sequence[str]) -> tuple[list[tup
     if cursor < len(text):
         out.append((text[cursor:], False))
     return [(t, u) for t, u in out if t], lost
+
+
+# --- what the browser keeps across reloads ------------------------------------------------------------
+
+
+def answer_record(answer: Answer) -> dict:
+    """An answer as the browser keeps it (app.py's BrowserState): enough to list its sources and open its spans
+    again after a reload; the retrieved passages are left out (the sources panel falls back to the document)."""
+    return {"question": answer.question, "answer": answer.answer, "answerable": answer.answerable,
+            "mode": answer.mode, "unverified": list(answer.unverified),
+            "citations": [[c.n, c.chunk_id, c.source, c.start, c.end, c.quote, c.score, c.verified, c.support]
+                          for c in answer.citations]}
+
+
+def answer_from_record(record: object) -> Answer | None:
+    """The inverse of answer_record, for whatever the browser sends back (it is the client's to change): None
+    unless every field has its type."""
+    try:
+        citations = tuple(
+            Citation(n=int(n), chunk_id=str(chunk_id), source=str(source), start=int(start), end=int(end),
+                     quote=str(quote), score=float(score), verified=bool(verified), support=str(support))
+            for n, chunk_id, source, start, end, quote, score, verified, support in record["citations"]
+        )
+        fields = (record["question"], record["answer"], record["mode"])
+        if not all(isinstance(f, str) for f in fields) or not isinstance(record["answerable"], bool):
+            return None
+        unverified = tuple(u for u in record.get("unverified", ()) if isinstance(u, str))
+        return Answer(question=fields[0], answer=fields[1], answerable=record["answerable"], mode=fields[2],
+                      citations=citations, unverified=unverified)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
 
 
 # --- the sources panel ---------------------------------------------------------------------------------
@@ -574,11 +607,15 @@ class Library:
             self.qa.reindex()
             return f"Deleted `{source}`: it is no longer searched or cited."
 
-    def add(self, files: Sequence[tuple[Path, str]], progress: Callable[[int, int], None] | None = None) -> Added:
-        """files: (path of the uploaded copy, the name the user gave it)."""
+    def add(self, files: Sequence[tuple[Path, str]], progress: Callable[[int, int], None] | None = None,
+            reading: Callable[[int, int, str], None] | None = None) -> Added:
+        """files: (path of the uploaded copy, the name the user gave it). `reading(i, n, name)` is called before
+        each file is read (a large PDF takes a while), `progress(done, total)` while new passages are embedded."""
         with self._lock:
             saved, refused = [], []
-            for path, original in files:
+            for i, (path, original) in enumerate(files):
+                if reading is not None:
+                    reading(i, len(files), original)
                 try:
                     saved.append(save_upload(Path(path), original, self.qa.settings.seeds_dir))
                 except DocumentError as e:

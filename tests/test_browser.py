@@ -467,3 +467,18 @@ def test_screenshots_dark_and_narrow(browser, server):
         time.sleep(0.3)
         page.screenshot(path=str(SCREENSHOT.with_name(f"{SCREENSHOT.stem}-{name}.png")), full_page=name != "dark")
         context.close()
+
+
+def test_the_conversation_survives_a_reload(page, qa):
+    expected = qa.ask(SHOIGU).citations[0]
+    ask(page, SHOIGU)
+    page.reload()
+    answer = page.locator("#rc-chat .rc-answer").first
+    expect(answer).to_contain_text("end of July")
+    answer.locator("a.rc-ref").first.click()  # its references still open their spans
+    expect(page.locator("#rc-document mark.rc-active")).to_have_text(expected.quote)
+    follow = ask(page, "Who greeted him at the airport?")  # and the conversation goes on from it
+    expect(follow).to_contain_text("Kang Sun-nam")
+    page.locator('#rc-chat button[aria-label="Clear"]').click()
+    page.reload()
+    expect(page.locator("#rc-chat .rc-answer")).to_have_count(0)
