@@ -121,6 +121,9 @@ a:focus-visible, button:focus-visible { outline: 2px solid var(--color-accent); 
 .rc-note { margin-top: 6px; font-size: 0.82em; padding: 4px 8px; border-radius: 6px; }
 .rc-note-warn { color: var(--rc-warn-text); background: var(--rc-warn-soft); }
 .rc-meta { margin-top: 4px; font-size: 0.75em; color: var(--body-text-color-subdued); }
+.rc-actions { margin-left: 10px; }
+a.rc-act { margin-right: 8px; color: var(--rc-accent-text) !important; font-weight: 600; text-decoration: none !important; }
+a.rc-act:hover { text-decoration: underline !important; }
 .rc-error { color: #991b1b; background: #fef2f2; border: 1px solid #fecaca; padding: 6px 10px; border-radius: 8px; }
 .rc-cursor { display: inline-block; width: 7px; height: 1em; margin-left: 2px; vertical-align: -0.15em;
   background: var(--color-accent); animation: rc-blink 1s steps(2) infinite; }
@@ -215,12 +218,34 @@ window.__rcTrigger = trigger;
 if (!window.__rcRefs) {
   window.__rcRefs = true;
   document.addEventListener('click', (ev) => {
-    const a = ev.target && ev.target.closest ? ev.target.closest('a[href^="#cite-"], a[href^="#doc-"]') : null;
+    const a = ev.target && ev.target.closest ?
+      ev.target.closest('a[href^="#cite-"], a[href^="#doc-"], a[href^="#copy-"], a[href^="#again-"]') : null;
     if (!a) return;
-    const m = (a.getAttribute('href') || '').match(/^#(cite|doc)-([A-Za-z0-9]+)-(\\d+)$/);
+    const m = (a.getAttribute('href') || '').match(/^#(cite|doc|copy|again)-([A-Za-z0-9]+)-(\\d+)$/);
     if (!m) return;
     ev.preventDefault();
     ev.stopPropagation();
+    if (m[1] === 'copy') {  // the answer as text, its [n] markers included
+      const answer = a.closest('.rc-answer');
+      const text = answer ? [...answer.querySelectorAll(':scope > p, .rc-abstain p')].map((p) => p.innerText).join('\\n') : '';
+      const done = () => { a.textContent = 'Copied'; setTimeout(() => { a.textContent = 'Copy'; }, 1500); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done);
+      else {
+        const area = document.createElement('textarea');
+        area.value = text; document.body.appendChild(area); area.select();
+        document.execCommand('copy'); area.remove(); done();
+      }
+      return;
+    }
+    if (m[1] === 'again') {  // the same question as a new turn, through the box like any other
+      const box = document.querySelector('#rc-question textarea');
+      if (!box || box.disabled) return;
+      box.value = a.getAttribute('title') || '';
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      const send = document.querySelector('#rc-question button.submit-button, #rc-question button[aria-label="Submit"]');
+      setTimeout(() => send && send.click(), 50);
+      return;
+    }
     window.__rcTrigger('click', {kind: m[1], aid: m[2], n: parseInt(m[3], 10)});
   }, true);
 }

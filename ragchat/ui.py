@@ -51,7 +51,7 @@ def answer_html(answer: Answer, aid: str) -> str:
     if not answer.answerable:
         body = (f'<div class="rc-abstain"><span class="rc-badge rc-badge-muted">Not in the documents</span>'
                 f'<p>{_text(answer.answer)}</p></div>')
-        return f'<div class="rc-answer" data-aid="{aid}">{body}{_notes(answer)}</div>'
+        return f'<div class="rc-answer" data-aid="{aid}">{body}{_notes(answer, aid)}</div>'
     by_n = {c.n: c for c in answer.citations}
     pieces = []
     segments, lost = _unverified_segments(answer.answer.strip(), answer.unverified)
@@ -63,7 +63,7 @@ def answer_html(answer: Answer, aid: str) -> str:
     if lost:  # never let an unsupported sentence pass unmarked because it could not be located in the text
         pieces.append('<span class="rc-note rc-note-warn">Not supported by the passages: '
                       + " ".join(_flag(_text(s)) for s in lost) + "</span>")
-    return f'<div class="rc-answer" data-aid="{aid}"><p>{"".join(pieces)}</p>{_notes(answer)}</div>'
+    return f'<div class="rc-answer" data-aid="{aid}"><p>{"".join(pieces)}</p>{_notes(answer, aid)}</div>'
 
 
 def _flag(rendered: str) -> str:
@@ -128,7 +128,7 @@ def error_html(message: str) -> str:
             "</div></div>")
 
 
-def _notes(answer: Answer) -> str:
+def _notes(answer: Answer, aid: str = "") -> str:
     parts = []
     for warning in answer.warnings:
         parts.append(f'<div class="rc-note rc-note-warn">{_text(user_words(warning))}</div>')
@@ -140,7 +140,12 @@ def _notes(answer: Answer) -> str:
                     else f"{answer.timings_ms['total']:.0f} ms")
     if answer.standalone_question:
         meta.append(f"searched for “{_text(answer.standalone_question)}”")
-    parts.append(f'<div class="rc-meta">{" · ".join(meta)}</div>')
+    actions = ""
+    if aid:  # app.REFERENCE_JS handles both: copy the answer's text; put its question in the box and ask it again
+        question = esc(" ".join(answer.question.split()))
+        actions = (f'<span class="rc-actions"><a class="rc-act" href="#copy-{aid}-0" title="Copy the answer">Copy</a>'
+                   f'<a class="rc-act" href="#again-{aid}-0" title="{question}">Ask again</a></span>')
+    parts.append(f'<div class="rc-meta">{" · ".join(meta)}{actions}</div>')
     return "".join(parts)
 
 

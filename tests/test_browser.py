@@ -482,3 +482,15 @@ def test_the_conversation_survives_a_reload(page, qa):
     page.locator('#rc-chat button[aria-label="Clear"]').click()
     page.reload()
     expect(page.locator("#rc-chat .rc-answer")).to_have_count(0)
+
+
+def test_copy_an_answer_and_ask_it_again(page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    answer = ask(page, SHOIGU)
+    answer.get_by_role("link", name="Copy").click()
+    expect(answer.get_by_role("link", name="Copied")).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("At the end of July") and copied.rstrip().endswith("[1]"), copied
+    answer.get_by_role("link", name="Ask again").click()
+    expect(page.locator("#rc-chat .rc-meta")).to_have_count(2)
+    expect(page.locator("#rc-chat .rc-answer").last).to_contain_text("end of July")
