@@ -1,6 +1,7 @@
 """HTTP routes over one QA service: a JSON API and an OpenAI-compatible chat endpoint. RagErrors → HTTP status.
 
-    POST /api/ask               {"question", "history"?, "mode"?, "top_k"?} → the Answer JSON (schema.answer_json)
+    POST /api/ask               {"question", "history"?, "mode"?, "top_k"?, "documents"?} → the Answer JSON
+                                (schema.answer_json); "documents": [names] searches only those
     POST /api/search            {"question", "top_k"?} → {"question", "hits": [...]}
     GET  /api/documents         the indexed documents
     GET  /api/documents/{name}  one indexed document's text (the text citations' start/end index into)
@@ -118,6 +119,8 @@ class AskRequest(BaseModel):
     history: list[Message] = Field(default_factory=list)
     mode: str | None = None
     top_k: int | None = Field(None, description="1 to RAGCHAT_MAX_TOP_K (50)")
+    documents: list[str] | None = Field(None, max_length=1000,
+                                        description="search only these documents (names from /api/documents)")
 
 
 class SearchRequest(BaseModel):
@@ -136,6 +139,8 @@ class ChatRequest(BaseModel):
     messages: list[Message]
     stream: bool = False
     top_k: int | None = Field(None, description="1 to RAGCHAT_MAX_TOP_K (50)")
+    documents: list[str] | None = Field(None, max_length=1000,
+                                        description="search only these documents (names from /api/documents)")
 
 
 # --- the app -----------------------------------------------------------------------------------------
@@ -182,7 +187,8 @@ def create_api(qa: QA, settings: Settings, lanes: Lanes | None = None) -> FastAP
     async def ask(body: AskRequest) -> JSONResponse:
         mode, lane = admitted(body.mode)
         top_k = check_top_k(body.top_k, settings)
-        answer = await _run(lane, lambda: qa.ask(body.question, _history(body.history), mode=mode, top_k=top_k))
+        answer = await _run(lane, lambda: qa.ask(body.question, _history(body.history), mode=mode, top_k=top_k,
+                                                        sources=body.documents))
         return JSONResponse(answer_json(answer))
 
     @app.post("/api/search", tags=["api"])
@@ -223,7 +229,8 @@ def create_api(qa: QA, settings: Settings, lanes: Lanes | None = None) -> FastAP
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if not body.stream:
-            answer = await _run(lane, lambda: qa.ask(question, history, mode=mode, top_k=top_k))
+            answer = await _run(lane, lambda: qa.ask(question, history, mode=mode, top_k=top_k,
+                                                        sources=body.documents))
             return {
                 "id": completion_id,
                 "object": "chat.completion",
@@ -234,7 +241,7 @@ def create_api(qa: QA, settings: Settings, lanes: Lanes | None = None) -> FastAP
                 "citations": [citation_json(c) for c in answer.citations],
                 "ragchat": _extras(answer),
             }
-        make = lambda: qa.ask_stream(question, history, mode=mode, top_k=top_k)  # noqa: E731
+        make = lambda: qa.ask_stream(question, history, mode=mode, top_k=top_k, sources=body.documents)  # noqa: E731
         if lane is None:
             stream = make()
             # The first step runs before any byte is sent, so a bad question is still a 422/413, not a broken stream.

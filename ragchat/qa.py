@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 import typing
-from typing import Iterator, Mapping, Sequence
+from typing import Collection, Iterator, Mapping, Sequence
 
 from . import evidence as evidence_mod
 from .citations import Verified, attribute, compose_extractive, join_parts, markers, verify
@@ -115,28 +115,32 @@ class QA:
         """The generator answering `mode` (loaded on first use); the extractive one if it cannot load."""
         return self._generator(mode)[0]
 
-    def ask(self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None,
+            sources: Collection[str] | None = None) -> Answer:
         answer = None
-        for event in self.events(question, history, mode, top_k):
+        for event in self.events(question, history, mode, top_k, sources):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def ask_stream(
-        self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None
+        self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None,
+        sources: Collection[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Yields answer text as readers may see it (verified), then the Answer."""
-        for event in self.events(question, history, mode, top_k):
+        for event in self.events(question, history, mode, top_k, sources):
             if isinstance(event, Delta):
                 yield event.text
             elif isinstance(event, Answer):
                 yield event
 
     def events(
-        self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None
+        self, question: str, history: Sequence = (), mode: str | None = None, top_k: int | None = None,
+        sources: Collection[str] | None = None,
     ) -> Iterator[Event]:
         """The answer path as it happens: stages, the sources, then verified text and the Answer.
+        `sources`: search only these documents (names as in `documents()`); None or empty: all of them.
 
         rewrite follow-up → retrieve → gather evidence (abstain?) → generate → verify → fall back."""
         timings: dict[str, float] = {}
@@ -146,6 +150,7 @@ class QA:
         k = top_k or self.settings.top_k
         if k < 1:
             raise QuestionError(f"top_k must be greater than 0, got {k}")
+        only = self._check_sources(sources)
         generator, warnings = self._generator(mode or self.settings.mode)
 
         clock = time.perf_counter()
@@ -170,7 +175,7 @@ class QA:
         results: list[_Part] = []
         hits: list[Hit] = []
         for part in parts:
-            result = yield from self._part(part, standalone, generator, k, timings, hits)
+            result = yield from self._part(part, standalone, generator, k, timings, hits, only)
             results.append(result)
         base = replace(base, passages=tuple(hits))
         answered = [r for r in results if r.checked is not None]
@@ -197,16 +202,17 @@ class QA:
         )
 
     def _part(
-        self, question: str, whole: str, generator: Generator, k: int, timings: dict[str, float], hits: list[Hit]
+        self, question: str, whole: str, generator: Generator, k: int, timings: dict[str, float], hits: list[Hit],
+        only: frozenset[str] | None = None,
     ) -> "PartSteps":
         """One question (or one part of a question): retrieve, gather, generate, verify, fall back.
         Yields stages and the sources; returns what was found (checked None: not in the documents)."""
         yield Stage("searching", "Searching the documents")
         clock = time.perf_counter()
         query_vector = self.embedder.encode_query(question)
-        found = self.retriever.search(question, k, query_vector=query_vector)
+        found = self.retriever.search(question, k, query_vector=query_vector, sources=only)
         if whole != question:  # a part may lean on the rest ("…, and when was it added?")
-            found += [h for h in self.retriever.search(whole, k) if all(h.chunk.id != f.chunk.id for f in found)]
+            found += [h for h in self.retriever.search(whole, k, sources=only) if all(h.chunk.id != f.chunk.id for f in found)]
         timings["retrieve"] = timings.get("retrieve", 0.0) + _ms(clock)
         hits.extend(h for h in found if all(h.chunk.id != o.chunk.id for o in hits))
         yield Sources(tuple(hits))
@@ -289,6 +295,16 @@ class QA:
                 f"{self.settings.max_question_chars:,}: shorten it (or raise RAGCHAT_MAX_QUESTION_CHARS)"
             )
         return " ".join(question.split())
+
+    def _check_sources(self, sources: Collection[str] | None) -> frozenset[str] | None:
+        if not sources:
+            return None
+        if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
+            raise QuestionError("documents must be a list of document names")
+        unknown = sorted(set(sources) - set(self.retriever.store.documents))
+        if unknown:
+            raise QuestionError(f"not in the library: {', '.join(unknown[:5])}; see the list of documents")
+        return frozenset(sources)
 
     def _generator(self, mode: str) -> tuple[Generator, list[str]]:
         if mode not in MODES:

@@ -11,6 +11,7 @@ RRF stays available (`method="rrf"`) for comparison.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Collection
 
 from .embedding import Embedder
 from .store import Store
@@ -27,15 +28,24 @@ class Retriever:
     embedder: Embedder
     candidates: int = 30
 
-    def search(self, question: str, k: int = 5, method: str = "hybrid", query_vector=None) -> list[Hit]:
-        """The k best chunks; pass query_vector when the caller has already embedded the question."""
+    def search(
+        self, question: str, k: int = 5, method: str = "hybrid", query_vector=None,
+        sources: Collection[str] | None = None,
+    ) -> list[Hit]:
+        """The k best chunks; pass query_vector when the caller has already embedded the question, and
+        `sources` (document names) to search only those documents."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        n = max(k, self.candidates)
+        # Restricted to some documents, every chunk is ranked and the others' dropped: the chosen documents'
+        # best chunks may all be below the usual candidate cut-off. Exact, and fine at library sizes.
+        n = max(k, self.candidates) if sources is None else max(k, len(self.store))
         if method != "keyword" and query_vector is None:
             query_vector = self.embedder.encode_query(question)
         dense = self.store.search_dense(query_vector, n) if method != "keyword" else []
         keyword = self.store.search_keyword(question, n) if method != "dense" else []
+        if sources is not None:
+            dense = [(c, s) for c, s in dense if c.source in sources]
+            keyword = [(c, s) for c, s in keyword if c.source in sources]
         return fuse(dense, keyword, k, "rrf" if method == "rrf" else "convex")
 
 

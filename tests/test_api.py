@@ -61,6 +61,29 @@ def test_ask_answers_with_citations_that_point_into_the_document(client, seed_do
     assert set(body) >= {"question", "passages", "unverified", "warnings", "timings_ms", "standalone_question"}
 
 
+def test_ask_searches_only_the_documents_named(client, seed_doc, tmp_path):
+    """"documents": [names] restricts retrieval (and so the citations) to those documents; an unknown name is
+    the caller's error, 422, naming it."""
+    body = client.post("/api/ask", json={"question": SHOIGU, "documents": [seed_doc.source]}).json()
+    assert body["citations"] and {c["source"] for c in body["citations"]} == {seed_doc.source}
+    assert {p["source"] for p in body["passages"]} == {seed_doc.source}
+    assert_error(client.post("/api/ask", json={"question": SHOIGU, "documents": ["nope.txt"]}), 422, "nope.txt")
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": SHOIGU}],
+                                                     "documents": ["nope.txt"]})
+    assert_error(chat, 422, "nope.txt")
+
+
+def test_search_only_in_some_documents_keeps_their_best_chunks(qa):
+    """Restricted retrieval ranks every chunk, so a document whose chunks all fall below the usual candidate
+    cut-off is still searched."""
+    hits = qa.retriever.search(SHOIGU, 3)
+    assert hits
+    only = {hits[0].chunk.source}
+    restricted = qa.retriever.search(SHOIGU, 3, sources=only)
+    assert [h.chunk.id for h in restricted] == [h.chunk.id for h in hits if h.chunk.source in only][:3]
+    assert qa.retriever.search(SHOIGU, 3, sources={"none.txt"}) == []
+
+
 def test_ask_follows_up_using_history(client):
     history = [{"role": "user", "content": "Who greeted Shoigu at the airport in Pyongyang?"},
                {"role": "assistant", "content": "General Kang Sun-nam greeted Shoigu [1]."}]

@@ -107,6 +107,56 @@ def test_document_view_marks_exact_spans_and_escapes_the_text():
     assert ui.html.unescape(plain) == TEXT  # nothing added to or lost from the document
 
 
+def test_document_view_renders_blocks_and_pages_and_keeps_exact_marks():
+    from ragchat.types import Block
+
+    text = "Title\n\nFirst para. Second sentence.\n\n- an item\n\ncode()\n"
+    at = text.index
+    doc = Document(source="d.pdf", text=text, sha256="0" * 64, pages=((1, 0), (2, at("- an"))),
+                   blocks=(Block("heading", 0, 5, level=1), Block("paragraph", at("First"), at("\n\n- an")),
+                           Block("item", at("- an"), at("- an") + 9), Block("code", at("code"), at("code") + 6)))
+    quote = "Second sentence."
+    view = ui.document_html(doc, [ui.Mark(1, at(quote), at(quote) + len(quote))], active=1, aid="a1")
+    assert 'role="heading"' in view and 'class="rc-b rc-item"' in view and 'class="rc-b rc-code"' in view
+    assert re.search(r'<mark class="rc-hl rc-active"[^>]*>(.*?)</mark>', view).group(1) == quote
+    assert [int(n) for n in re.findall(r'data-page="(\d+)"', view)] == [1, 2]
+    assert view.index('data-page="2"') < view.index("- an item") and view.index('data-page="2"') > view.index(quote)
+
+
+def test_user_words_drop_setting_names_and_socket_errors():
+    said = ui.user_words("the question is 2,001 characters long; the limit is 2,000: shorten it "
+                         "(or raise RAGCHAT_MAX_QUESTION_CHARS)")
+    assert said == "the question is 2,001 characters long; the limit is 2,000: shorten it"
+    said = ui.user_words("cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1 (<urlopen error "
+                         "[Errno 111] Connection refused>): start it or fix RAGCHAT_OPENAI_BASE_URL; showing the "
+                         "passages' own words")
+    assert said == ("cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1 (it did not respond); "
+                    "showing the passages' own words")
+
+
+def test_an_answer_kept_by_the_browser_comes_back_and_junk_does_not():
+    kept = ui.answer_record(ANSWER)
+    back = ui.answer_from_record(kept)
+    assert back.citations == ANSWER.citations and back.answer == ANSWER.answer and back.unverified == ANSWER.unverified
+    assert ui.answer_from_record({"question": 1}) is None and ui.answer_from_record("x") is None
+    assert ui.answer_from_record({**kept, "citations": [["x"]]}) is None
+
+
+def test_example_questions_come_from_section_headings():
+    from ragchat.types import Block
+
+    text = "Guide\nInstalling the server\nLeave a Reply\nBacking up data\n"
+    at = text.index
+    def heading(words: str, level: int = 2) -> Block:
+        return Block("heading", at(words), at(words) + len(words), level=level)
+
+    doc = Document(source="g.md", text=text, sha256="0" * 64, blocks=(
+        heading("Guide", 1), heading("Installing the server"), heading("Leave a Reply"), heading("Backing up data")))
+    assert ui.example_questions([doc]) == ["What do the documents say about “Installing the server”?",
+                                           "What do the documents say about “Backing up data”?"]
+    assert ui.example_questions([DOC]) == []
+
+
 def test_overlapping_marks_keep_the_active_one():
     marks = [ui.Mark(1, 0, 20), ui.Mark(2, 10, 30)]
     view = ui.document_html(DOC, marks, active=2, aid="a1")
@@ -124,6 +174,8 @@ def test_overlapping_marks_keep_the_active_one():
         ("Отчёт 2024.txt", "Отчёт-2024.txt"),
         ("$(rm -rf ~).htm", "rm-rf.htm"),
         ("....txt", "document.txt"),
+        ("gfdl-1.3.txt", "gfdl-1.3.txt"),  # dots inside a name are safe: kept
+        ("a..b.md", "a.b.md"),
     ],
 )
 def test_safe_filename(name, expected):
@@ -142,9 +194,9 @@ def test_save_upload_never_overwrites_and_reuses_identical_files(tmp_path):
     (seeds / "notes.txt").write_text("original\n", encoding="utf-8")
     (up / "a").write_text("new text\n", encoding="utf-8")
     saved = ui.save_upload(up / "a", "../notes.txt", seeds)
-    assert saved == ui.Saved("notes-2.txt", new=True)
+    assert saved == ui.Saved("notes-2.txt", new=True, given="notes.txt")
     assert (seeds / "notes.txt").read_text(encoding="utf-8") == "original\n"
-    assert ui.save_upload(up / "a", "notes.txt", seeds) == ui.Saved("notes-2.txt", new=False)
+    assert ui.save_upload(up / "a", "notes.txt", seeds) == ui.Saved("notes-2.txt", new=False, given="notes.txt")
     (up / "bin").write_bytes(b"\x00\x01binary")
     with pytest.raises(DocumentError):
         ui.save_upload(up / "bin", "data.txt", seeds)

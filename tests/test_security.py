@@ -402,7 +402,7 @@ def test_the_chat_never_passes_internal_exception_text(qa):
     from ragchat.qa import QA
 
     class Exploding(QA):
-        def ask_stream(self, *args, **kwargs):
+        def events(self, *args, **kwargs):
             raise RuntimeError("secret internals at /srv/ragchat/x.py line 3")
             yield  # a generator, like the real one
 
