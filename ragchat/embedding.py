@@ -158,7 +158,7 @@ def _load_onnx(name: str, path: Path, threads: int | None, backend: str, cache_d
         backend = "onnx"
     cache_dir = cache_dir or DEFAULT_CACHE_DIR
     try:
-        onnx_file = exported_model(path, backend, cache_dir)
+        onnx_file = exported_model(path, backend, cache_dir, label=Path(name).name)
         model = OnnxSentenceModel(path, onnx_file, threads, one_at_a_time=backend == "onnx-int8")
     except ImportError as e:
         raise ModelError(f"the {backend} embedder backend needs onnxruntime and onnx ({e}): "

@@ -80,12 +80,15 @@ def cache_key(model_dir: Path, backend: str) -> str:
     return hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
 
 
-def exported_model(model_dir: Path, backend: str, cache_dir: Path) -> Path:
-    """The cached ONNX file for this model folder and backend, exported first if missing."""
+def exported_model(model_dir: Path, backend: str, cache_dir: Path, label: str | None = None) -> Path:
+    """The cached ONNX file for this model folder and backend, exported first if missing.
+
+    `label` names the cache folder (default: the model folder's name), e.g. all-MiniLM-L6-v2-onnx-int8-<key>."""
     if backend not in ("onnx", "onnx-int8"):
         raise ModelError(f"no ONNX export for backend {backend!r}")
     _check_architecture(model_dir)
-    folder = cache_dir / f"{model_dir.name}-{backend}-{cache_key(model_dir, backend)}"
+    label = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (label or model_dir.name))
+    folder = cache_dir / f"{label}-{backend}-{cache_key(model_dir, backend)}"
     if (folder / "model.onnx").is_file():
         return folder / "model.onnx"
     cache_dir.mkdir(parents=True, exist_ok=True)
