@@ -1,6 +1,6 @@
 """The built wheel installs and runs anywhere: prompts ship as package data, folders are the working directory's.
 
-Builds the wheel from this checkout (no build isolation: the venv's setuptools, nothing downloaded), installs it
+Builds the wheel from this checkout (with the venv's setuptools when recent enough: nothing downloaded), installs it
 without dependencies into a scratch folder put first on PYTHONPATH (the venv supplies the dependencies), then
 runs `ragchat index` and `ragchat ask --json --mode extractive` in a temporary directory far from the source tree.
 """
@@ -32,12 +32,23 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return done
 
 
+def _isolation() -> list[str]:
+    """Build with the venv's setuptools when it can write wheels itself (70.1+), else let pip fetch one."""
+    from importlib import metadata
+
+    try:
+        version = tuple(int(p) for p in metadata.version("setuptools").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return []
+    return ["--no-build-isolation"] if version >= (70, 1) else []
+
+
 def test_wheel_installs_and_answers_from_another_directory(tmp_path):
     wheels, target, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("RAGCHAT_")}
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
-          str(ROOT)], tmp_path, env)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *_isolation(), "-q", "-w", str(wheels), str(ROOT)],
+         tmp_path, env)
     (wheel,) = wheels.glob("ragchat-*.whl")
     _run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], tmp_path, env)
     assert (target / "ragchat" / "prompt_files" / "answer_user.txt").is_file()
