@@ -45,6 +45,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, help="torch threads for every contender (default: Settings().torch_threads)")
     ap.add_argument("--batch-size", type=int, help="embedding batch size (default: Settings().embed_batch_size)")
     ap.add_argument("--no-llamaindex", action="store_true", help="skip the LlamaIndex contender")
+    ap.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
+                    help="ragchat's embedder backend (default: Settings().embedder's); raw encodes with the same")
     args = ap.parse_args()
     copies = args.copies or (3 if args.quick else 20)
     rounds = args.rounds or (1 if args.quick else 5)
@@ -65,12 +67,16 @@ def main() -> int:
         threads = args.threads or base.torch_threads
         batch = args.batch_size or base.embed_batch_size
         base = base.replace(torch_threads=threads, embed_batch_size=batch)
+        if args.backend:
+            from ragchat.embedding import manifest_name, split_name
+
+            base = base.replace(embedder=manifest_name(split_name(base.embedder)[0], args.backend))
         emb = load_embedder(base.embedder, threads)
         torch.set_num_threads(threads)
         print(f"# indexing throughput  ({C.machine_note()})")
         print(f"# {C.code_note()}")
         print(f"corpus: {copies} files, {sum(p.stat().st_size for p in seeds.iterdir()) / 1024:.0f} KiB; "
-              f"torch threads {threads}, batch size {batch}, chunk {base.chunk_tokens} tokens / overlap {base.chunk_overlap}")
+              f"embedder {emb.name}, threads {threads}, batch size {batch}, chunk {base.chunk_tokens} tokens / overlap {base.chunk_overlap}")
 
         # Warm-up build (untimed): imports, tiktoken, pysbd, model first-call costs; gives the chunk texts.
         report = build_index(base, emb)

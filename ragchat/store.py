@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ import numpy as np
 from .errors import ConfigError, IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .keyword import KeywordIndex
 from .language import Language, get as get_language, majority
+from .settings import split_embedder
 from .types import Block, Chunk, Document
 from .vectors import EXACT, HNSW, VectorIndex
 
@@ -232,6 +234,8 @@ class Store:
             "files": self.files(),
             "language": self.language.code,
             "calibration": asdict(self.calibration),
+            "embedder_backend": split_embedder(self.config.embedder)[1],
+            "built_with": library_versions(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "sizes": sizes,
         }
@@ -293,7 +297,9 @@ class Store:
         except IndexCorruptError:
             raise
         except Exception as e:  # faiss, json and numpy each fail differently on damaged files
-            raise IndexCorruptError(f"index at {gen} cannot be read ({type(e).__name__}: {e}): {REBUILD_HINT}") from None
+            raise IndexCorruptError(
+                f"index at {gen} cannot be read ({type(e).__name__}: {e}){_built_by(manifest)}: {REBUILD_HINT}"
+            ) from None
         if len(vectors) != len(chunks) or len(keyword.ids) != len(chunks) or vectors.dim != config.dim:
             raise IndexCorruptError(
                 f"index at {gen} is inconsistent ({len(vectors)} vectors, {len(chunks)} chunks): {REBUILD_HINT}"
@@ -321,9 +327,43 @@ def read_manifest(index_dir: Path) -> dict:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise IndexCorruptError(f"{gen / 'manifest.json'} cannot be read ({e}): {REBUILD_HINT}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-        raise IndexMismatchError(f"index at {gen} has an unknown format: {REBUILD_HINT}")
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{gen / 'manifest.json'} is not a manifest: {REBUILD_HINT}")
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index at {gen} has format {manifest.get('format')!r}{_built_by(manifest, always=True)}; this "
+            f"ragchat {library_versions().get('ragchat', '?')} reads format {FORMAT_VERSION}: {REBUILD_HINT}"
+        )
     return manifest
+
+
+# Recorded in every manifest ("built_with"), so an index that fails to open can say what built it.
+LIBRARIES = ("ragchat", "faiss-cpu", "numpy", "bm25s", "sentence-transformers", "onnxruntime")
+
+
+def library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def _built_by(manifest: dict, always: bool = False) -> str:
+    """", built by ragchat 0.1.0 / faiss-cpu 1.15.1 (now 1.16.0)" for the libraries whose versions differ now."""
+    built = manifest.get("built_with")
+    if not isinstance(built, dict):
+        return " (built before ragchat recorded its versions)" if always else ""
+    now = library_versions()
+    changed = [f"{k} {built[k]} (now {now.get(k, 'not installed')})" for k in built if built[k] != now.get(k)]
+    if changed:
+        return ", built by " + ", ".join(changed)
+    return f", built by ragchat {built.get('ragchat', '?')}" if always else ""
 
 
 def check_compatible(found: IndexConfig, wanted: IndexConfig, exact: bool) -> None:

@@ -86,7 +86,8 @@ def test_bad_input_gets_one_line_errors(run, corpus, tmp_path, setup, expected):
     code, out, err = run("--seeds", str(seeds), "--index", str(index), command, *(["q"] if command == "search" else []))
     assert code == 1
     assert "Traceback" not in err
-    lines = err.strip().splitlines()
+    first, *lines = err.strip().splitlines()
+    assert first.startswith(f"ragchat: documents {seeds.resolve()}, index {index.resolve()}, embedder ")  # said first
     assert len(lines) == 1 and lines[0].startswith("error: ")
     import re
 

@@ -89,7 +89,9 @@ def test_ask_cli_rejects_empty_question_in_one_line(monkeypatch, embedder, seed_
     monkeypatch.setattr(cli, "_embedder", lambda settings: embedder)
     code = cli.main(["--index", str(seed_index.index_dir), "ask", "  ", "--mode", "extractive"])
     err = capsys.readouterr().err
-    assert code == 1 and err.strip() == "error: the question is empty: type a question about the documents"
+    said, error = err.strip().splitlines()  # which folders it uses, then the one-line error
+    assert said.startswith("ragchat: documents ")
+    assert code == 1 and error == "error: the question is empty: type a question about the documents"
 
 
 # --- Whitespace-normalised matching and the suite (no models) -----------------------------------------------
