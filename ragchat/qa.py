@@ -17,7 +17,7 @@ from typing import Collection, Iterator, Mapping, Sequence
 from . import evidence as evidence_mod
 from .citations import Verified, attribute, compose_extractive, join_parts, markers, verify
 from .embedding import Embedder, load_embedder
-from .errors import ModelError, QuestionError, QuestionTooLongError
+from .errors import ModelError, QuestionError, QuestionTooLongError, RagError
 from .generation import Declined, Draft, Extractive, Generator, Turn, local_available, make_generator
 from .indexing import IndexReport, Progress, build_index
 from .prompts import Prompts
@@ -102,6 +102,7 @@ class QA:
     _broken: dict[str, str] = field(default_factory=dict)  # mode → why it could not load
     # Two first requests at once must not both load a 1.1 GB model.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _reload: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class QA:
             standalone = generator.rewrite(question, turns[-HISTORY_TURNS:])
         timings["rewrite"] = _ms(clock)
 
-        store = self.retriever.store
+        store = self.current().store
         base = Answer(
             question=question,
             answer="",
@@ -262,14 +263,31 @@ class QA:
         yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
-        return self.retriever.search(self._check(question), k or self.settings.top_k)
+        return self.current().search(self._check(question), k or self.settings.top_k)
 
     def document(self, source: str) -> Document | None:
-        return self.retriever.store.documents.get(source)
+        return self.current().store.documents.get(source)
 
     def documents(self) -> list[Document]:
         """The indexed documents, sorted by name."""
-        return sorted(self.retriever.store.documents.values(), key=lambda d: d.source)
+        return sorted(self.current().store.documents.values(), key=lambda d: d.source)
+
+    def current(self) -> Retriever:
+        """The retriever over the index that is current now. Another process (`ragchat index`, a second
+        server) may have switched CURRENT to a newer generation: then it is loaded, once; if it cannot be
+        read, the one loaded before keeps serving. Costs one read of a small file."""
+        try:
+            name = (self.settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return self.retriever
+        if name != self.retriever.store.generation:
+            with self._reload:
+                if name != self.retriever.store.generation:
+                    try:
+                        self.retriever = open_retriever(self.settings, self.embedder)
+                    except RagError as e:
+                        log.warning("the index changed on disk but cannot be loaded (%s); serving the previous one", e)
+        return self.retriever
 
     def reindex(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the documents folder and search the new one."""

@@ -108,6 +108,7 @@ class Store:
         self._next_id = next_id
         self._by_chunk_id = {c.id: i for i, c in chunks.items()}
         self.calibration = calibration or Calibration()
+        self.generation: str | None = None  # the gen-* folder this was loaded from (None: not loaded)
         self._language: Language | None = keyword.language if keyword is not None else None
 
     @property
@@ -304,7 +305,9 @@ class Store:
             raise IndexCorruptError(
                 f"index at {gen} is inconsistent ({len(vectors)} vectors, {len(chunks)} chunks): {REBUILD_HINT}"
             )
-        return cls(config, vectors, chunks, documents, sentence_vectors, keyword, manifest["next_id"], calibration)
+        store = cls(config, vectors, chunks, documents, sentence_vectors, keyword, manifest["next_id"], calibration)
+        store.generation = gen.name
+        return store
 
 
 def current_generation(index_dir: Path) -> Path:

@@ -213,3 +213,18 @@ def test_join_parts_numbers_citations_across_parts():
                          ("When?", verify("The visit was in July. [1]", [two]))], "{question} Not there.")
     assert joined.answer == "Kang Sun-nam greeted. [1]\nWhere? Not there.\nThe visit was in July. [2]"
     assert [(c.n, c.start) for c in joined.citations] == [(1, 0), (2, 30)]
+
+
+def test_an_index_written_by_another_process_is_picked_up(corpus, settings_for, embedder):
+    """`ragchat index` run beside the server switches CURRENT; the next question searches the new generation."""
+    from ragchat import build_index
+
+    settings = settings_for(corpus, mode="extractive")
+    build_index(settings, embedder)
+    qa = load(settings, embedder)
+    assert qa.document("zorblat.txt") is None
+    (corpus / "zorblat.txt").write_text("The Zorblat festival is held every April in Quenby.\n", encoding="utf-8")
+    build_index(settings, embedder)  # as another process would: the service is not told
+    answer = qa.ask("When is the Zorblat festival held?")
+    assert answer.answerable and answer.citations[0].source == "zorblat.txt"
+    assert qa.document("zorblat.txt") is not None
