@@ -11,6 +11,7 @@ Links use fragment hrefs that app.py's click handler intercepts (Gradio's chat s
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
 from .citations import MARKER
-from .errors import DocumentError
+from .errors import DocumentError, IndexBusyError
 from .loading import SUPPORTED_SUFFIXES, file_sha256, load_file
 from .types import Answer, Block, Citation, Document, Hit
 
@@ -527,7 +528,7 @@ def safe_filename(name: str) -> str:
 @dataclass(frozen=True)
 class Saved:
     source: str  # the name in the documents folder
-    new: bool  # False: the same bytes were already there under that name
+    new: bool  # False: the same bytes were already there under that name, and indexed
     given: str = ""  # the upload's own name, when it had to be changed (unsafe characters, or taken)
 
 
@@ -568,11 +569,16 @@ class Added:
     saved: tuple[Saved, ...]
     refused: tuple[tuple[str, str], ...]  # (original name, why)
     summary: str  # the index report, one line
+    pending: str = ""  # why the saved files are not searchable yet (another process is writing the index)
 
     def message(self) -> str:
         lines = []
         new = [s.source for s in self.saved if s.new]
         same = [s.source for s in self.saved if not s.new]
+        if self.pending:
+            names = ", ".join(f"`{s.source}`" for s in self.saved)
+            lines.append(f"Saved {names}, but not searchable yet: {self.pending}")
+            new = same = []
         if new:
             lines.append(f"Added and indexed {', '.join(f'`{n}`' for n in new)}: searchable now.")
         if same:
@@ -626,8 +632,17 @@ class Library:
                 except DocumentError as e:
                     refused.append((original, str(e)))
             summary = ""
+            # A file saved before but never indexed (its indexing failed, or another process held the index)
+            # is indexed now, not reported as already in the library.
+            saved = [s if s.new or self.qa.document(s.source) is not None else dataclasses.replace(s, new=True)
+                     for s in saved]
             if any(s.new for s in saved):
-                report = self.qa.reindex(progress=progress)
+                try:
+                    report = self.qa.reindex(progress=progress)
+                except IndexBusyError:
+                    why = ("another indexing run is writing the index; upload the file again once it has finished "
+                           "(or it is searched as soon as that run includes it).")
+                    return Added(tuple(saved), tuple(refused), "", why)
                 summary = report.summary()
                 failed = dict(report.skipped)
                 for s in [s for s in saved if s.source in failed]:

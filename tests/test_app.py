@@ -353,3 +353,17 @@ def test_python_app_py_builds_a_missing_index_and_serves(tmp_path):
     output = Path(log.name).read_text()
     assert "building it" in output and "embedding" in output and "Traceback" not in output
     assert (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_an_upload_while_another_indexer_runs_is_reported_then_indexed(corpus_qa, tmp_path):
+    from ragchat.store import write_lock
+
+    upload = tmp_path / "later.txt"
+    upload.write_text("The Quenby lantern walk takes place every November.\n", encoding="utf-8")
+    with write_lock(corpus_qa.settings.index_dir):  # as a `ragchat index` in another process would hold it
+        busy = ui.Library(corpus_qa).add([(upload, "later.txt")])
+    assert "not searchable yet" in busy.message() and "searchable now" not in busy.message()
+    again = ui.Library(corpus_qa).add([(upload, "later.txt")])
+    assert "Already in the library" not in again.message() and "searchable now" in again.message()
+    assert corpus_qa.document("later.txt") is not None
+    assert corpus_qa.ask("When does the Quenby lantern walk take place?").citations[0].source == "later.txt"
