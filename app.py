@@ -729,13 +729,17 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         private = {"api_visibility": "private"}
         accepted = [chatbot, question, pending, session, sources, stop, notice]
         answered = [chatbot, question, session, sources, document, tabs, stop, saved]
+        # respond runs after every accept, also a refused one (with nothing to answer), so its trigger must never be
+        # dropped: with Gradio's default ("once") a question sent while the refused one's empty respond was still in
+        # flight was accepted, then never answered, and the box stayed disabled. The session's busy flag is what
+        # keeps one answer at a time.
         asking = question.submit(accept, [question, session], accepted, queue=False, **private).then(
             respond, [pending, session, mode, top_k, only], answered, concurrency_limit=ask_concurrency,
-            concurrency_id="ask", show_progress="hidden", **private)
+            concurrency_id="ask", show_progress="hidden", trigger_mode="multiple", **private)
         from_example = chatbot.example_select(pick_example, None, question, queue=False, **private).then(
             accept, [question, session], accepted, queue=False, **private).then(
             respond, [pending, session, mode, top_k, only], answered, concurrency_id="ask", show_progress="hidden",
-            **private)
+            trigger_mode="multiple", **private)
         stop.click(stopped, [pending, session], [chatbot, question, session, sources, stop, saved], queue=False,
                    cancels=[asking, from_example], **private)
         chatbot.clear(clear, [session], [chatbot, session, sources, document, tabs, saved], queue=False, **private)

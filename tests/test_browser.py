@@ -430,11 +430,6 @@ def test_a_pdf_citation_highlights_one_sentence_and_the_viewer_shows_pages(page,
     assert page.locator("#rc-document mark.rc-found").count() >= 4
 
 
-# Slow-marked, not fixed: run in one process after tests/test_api.py and tests/test_app.py (as `make test` does),
-# the question asked after the refused over-long one gets no answer within 30 s; alone, or after either module,
-# it passes. The cause (state shared between those modules' servers and this one) is not found yet; see the
-# issue-9 note. `pytest -m slow tests/test_browser.py` runs it.
-@pytest.mark.slow
 def test_an_over_long_question_is_kept_with_its_length_and_the_limit(page, qa):
     limit = qa.settings.max_question_chars
     long = "Why " + "very " * (limit // 5) + "long?"
@@ -449,10 +444,11 @@ def test_an_over_long_question_is_kept_with_its_length_and_the_limit(page, qa):
     expect(notice).not_to_contain_text("RAGCHAT")
     expect(box).to_have_value(long)  # kept, to be shortened
     expect(page.locator("#rc-chat .rc-answer")).to_have_count(0)
+    # At once, while the refused question's (empty) answer step may still be in flight: this question used to be
+    # accepted and then never answered, its box left disabled (Gradio dropped the second trigger).
     box.fill(SHOIGU)
     box.press("Enter")
-    # The next question is answered (30 s: a fresh CI machine's first answer can be slow; the point is that it comes).
-    expect(page.locator("#rc-chat .rc-meta")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#rc-chat .rc-meta")).to_have_count(1)
     expect(notice).not_to_contain_text("at most")
 
 
