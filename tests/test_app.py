@@ -3,13 +3,8 @@ Gradio endpoint driven by gradio_client on a live server, and `python app.py` it
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +12,7 @@ import pytest
 from ragchat import ui
 from ragchat.errors import DocumentError
 from ragchat.types import Answer, Chunk, Citation, Document, Hit
+from tests.app_process import app_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOIGU = "When did Shoigu visit North Korea?"
@@ -313,12 +309,6 @@ def test_startup_builds_a_missing_index_then_picks_up_new_files(tmp_path, embedd
     assert qa.ask("How many boats does the harbour of Quenby have?").citations[0].source == "b.md"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_python_app_py_builds_a_missing_index_and_serves(tmp_path):
     """The README's run command, end to end: a fresh index folder is built (with progress) and served."""
     import httpx
@@ -326,31 +316,12 @@ def test_python_app_py_builds_a_missing_index_and_serves(tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "note.md").write_text("# Note\n\nThe Zorblat festival is held every April in Quenby.\n", encoding="utf-8")
-    port = free_port()
-    env = {**os.environ, "RAGCHAT_SEEDS_DIR": str(seeds), "RAGCHAT_INDEX_DIR": str(tmp_path / "index"),
-           "RAGCHAT_PORT": str(port), "RAGCHAT_MODE": "extractive", "NO_PROXY": "127.0.0.1,localhost"}
-    log = (tmp_path / "server.log").open("w+")
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, trust_env=False) as http:
-            while True:
-                assert process.poll() is None, Path(log.name).read_text()
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, Path(log.name).read_text()
-                time.sleep(0.2)
+    with app_process(seeds, tmp_path / "index", tmp_path / "server.log") as app:
+        with httpx.Client(base_url=app.url, timeout=10, trust_env=False) as http:
             body = http.post("/api/ask", json={"question": "When is the Zorblat festival?"}).json()
             assert "April" in body["answer"] and body["citations"][0]["source"] == "note.md"
             assert "text/html" in http.get("/").headers["content-type"]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-    output = Path(log.name).read_text()
+    output = (tmp_path / "server.log").read_text()
     assert "building it" in output and "embedding" in output and "Traceback" not in output
     assert (tmp_path / "index" / "CURRENT").exists()
 

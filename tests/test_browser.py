@@ -496,3 +496,49 @@ def test_copy_an_answer_and_ask_it_again(page):
     answer.get_by_role("link", name="Ask again").click()
     expect(page.locator("#rc-chat .rc-meta")).to_have_count(2)
     expect(page.locator("#rc-chat .rc-answer").last).to_contain_text("end of July")
+
+
+@pytest.mark.slow
+def test_killing_the_app_while_it_indexes_an_upload_loses_nothing(browser, seed_index, tmp_path):
+    """`python app.py`, a large upload through the chat, SIGKILL while it is being indexed: the last good index
+    is intact, the saved upload is indexed when the app starts again, and both documents answer."""
+    import signal
+
+    import httpx
+
+    from ragchat.store import Store
+    from tests.app_process import app_process
+
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seed_index.seeds_dir, seeds)
+    shutil.copytree(seed_index.index_dir, index)
+    before = Store.load(index).files()
+    upload = tmp_path / "quenby-archive.txt"
+    facts = [f"Shelf {i} of the Quenby archive holds {i * 7 % 97 + 3} ledgers about {word} trade."
+             for i, word in zip(range(1, 1500), ["salt", "wool", "amber", "tin", "rope", "grain"] * 300)]
+    upload.write_text("The Quenby archive's oldest ledger dates from 1743.\n" + "\n".join(facts) + "\n",
+                      encoding="utf-8")
+    with app_process(seeds, index, tmp_path / "first.log") as app:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        page.goto(app.url + "/")
+        page.get_by_role("tab", name="Library").click()
+        page.locator("#rc-upload input[type=file]").set_input_files(str(upload))
+        deadline = time.monotonic() + 60
+        while not (seeds / upload.name).exists():  # saved; its sentences are being embedded now
+            assert time.monotonic() < deadline, app.output()
+            time.sleep(0.05)
+        time.sleep(1.0)
+        app.process.send_signal(signal.SIGKILL)
+        app.process.wait(timeout=20)
+        page.context.close()
+    after_kill = Store.load(index)  # the last good generation, whole
+    assert after_kill.files() == before  # killed mid-way: 1,500 sentences take far longer than a second to embed
+    with app_process(seeds, index, tmp_path / "second.log", ready_s=600) as app, \
+            httpx.Client(base_url=app.url, timeout=120, trust_env=False) as http:
+        body = http.post("/api/ask", json={"question": "When does the Quenby archive's oldest ledger date from?"}).json()
+        assert "1743" in body["answer"] and body["citations"][0]["source"] == upload.name, body
+        body = http.post("/api/ask", json={"question": SHOIGU}).json()
+        assert "end of July" in body["answer"], body
+    assert "Traceback" not in app.output()
+    assert not list(index.glob(".gen-*")), "a killed build's leftovers stay"
+    assert set(Store.load(index).files()) == set(before) | {upload.name}

@@ -29,6 +29,7 @@ import pytest
 
 from ragchat.auth import LOGIN_ATTEMPTS, LOGIN_WINDOW_S, check_exposure
 from ragchat.errors import ConfigError
+from tests.app_process import app_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOIGU = "When did Shoigu visit North Korea?"
@@ -472,65 +473,33 @@ def test_fuzzed_requests_never_get_a_500(live):
 # --- slow: memory under a 200 MB body ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 @pytest.mark.slow
 def test_a_200_mb_chunked_body_does_not_grow_the_server(tmp_path, seed_index):
     """`python app.py` in its own process; its RSS (from /proc) before and after a 200 MB chunked body."""
     shutil.copytree(seed_index.index_dir, tmp_path / "index")
-    port = _free_port()
-    env = {**os.environ, "RAGCHAT_SEEDS_DIR": str(seed_index.seeds_dir), "RAGCHAT_INDEX_DIR": str(tmp_path / "index"),
-           "RAGCHAT_PORT": str(port), "RAGCHAT_MODE": "extractive", "NO_PROXY": "127.0.0.1,localhost"}
-    log = (tmp_path / "server.log").open("w+")
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, trust_env=False) as http:
-            deadline = time.monotonic() + 180
-            while True:
-                assert process.poll() is None, Path(log.name).read_text()
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, Path(log.name).read_text()
-                time.sleep(0.2)
-            assert http.post("/api/ask", json={"question": SHOIGU}).status_code == 200  # warm
-            before = _rss_kb(process.pid)
+    with app_process(seed_index.seeds_dir, tmp_path / "index", tmp_path / "server.log") as app, \
+            httpx.Client(base_url=app.url, timeout=120, trust_env=False) as http:
+        assert http.post("/api/ask", json={"question": SHOIGU}).status_code == 200  # warm
+        before = app.rss_kb()
 
-            def body():
-                yield b'{"question": "'
-                block = b"z" * (1 << 20)
-                for _ in range(200):
-                    yield block
-                yield b'"}'
+        def body():
+            yield b'{"question": "'
+            block = b"z" * (1 << 20)
+            for _ in range(200):
+                yield block
+            yield b'"}'
 
-            response = http.post("/api/ask", content=body(), headers={"content-type": "application/json"})
-            assert_error(response, 413)
-            # A declared 200 MB is refused before a byte of it is read (raw socket: httpx will not lie about it).
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
-                raw.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            b"Content-Length: %d\r\n\r\n{" % (200 << 20))
-                assert raw.recv(4096).startswith(b"HTTP/1.1 413")
-            after = _rss_kb(process.pid)
-            print(f"server RSS before {before / 1024:.1f} MB, after a 200 MB chunked body {after / 1024:.1f} MB")
-            assert after - before < 50 * 1024
-            assert http.get("/healthz").status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        response = http.post("/api/ask", content=body(), headers={"content-type": "application/json"})
+        assert_error(response, 413)
+        # A declared 200 MB is refused before a byte of it is read (raw socket: httpx will not lie about it).
+        with socket.create_connection(("127.0.0.1", app.port), timeout=30) as raw:
+            raw.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n{" % (200 << 20))
+            assert raw.recv(4096).startswith(b"HTTP/1.1 413")
+        after = app.rss_kb()
+        print(f"server RSS before {before / 1024:.1f} MB, after a 200 MB chunked body {after / 1024:.1f} MB")
+        assert after - before < 50 * 1024
+        assert http.get("/healthz").status_code == 200
 
 
 def _p95(seconds: list[float]) -> float:
@@ -578,7 +547,7 @@ def test_50_clients_x_20_extractive_while_10_local_answers_queue(qa, smollm2):
         with ThreadPoolExecutor(10) as pool:
             locals_ = [pool.submit(ask_local, i) for i in range(10)]
             deadline = time.monotonic() + 60
-            while lane.admitted < 2:  # one generating, the rest queued behind it
+            while lane.admitted < 5:  # one generating, the rest queued behind it
                 assert time.monotonic() < deadline, "the local requests never reached their lane"
                 time.sleep(0.01)
             waiting_at_start = lane.admitted
@@ -592,7 +561,7 @@ def test_50_clients_x_20_extractive_while_10_local_answers_queue(qa, smollm2):
         assert [c for c, _ in alone] == [200] * 1000
         assert [c for c, _ in loaded] == [200] * 1000
         assert local_codes == [200] * 10
-        assert waiting_at_start >= 2  # the extractive run really overlapped queued local answers
+        assert waiting_at_start >= 5  # the extractive run really overlapped queued local answers
         # Queued local answers hold no thread extractive answers need: p95 may grow by the CPU the one running
         # generation takes on this 2-core machine, not by the queue's length (that would be ~10 local answers).
         assert p95_loaded < 3 * p95_alone
