@@ -307,17 +307,29 @@ class LocalGenerator(ChatGenerator):
             request["grammar"] = grammar
         pieces: queue.Queue = queue.Queue()
         done = object()
+        stop = threading.Event()  # set when the reader goes away: the runtime ends the generation at its next token
+
+        def receive(piece: str) -> bool:
+            pieces.put(piece)
+            return stop.is_set()  # True tells llama.cpp to stop generating
 
         def run() -> None:
             try:
                 with self._lock:
-                    self._server.handle_chat_completions(request, pieces.put)
+                    if not stop.is_set():  # given up while waiting for the lock
+                        self._server.handle_chat_completions(request, receive)
             except Exception as e:
                 pieces.put(ModelError(f"the local model failed: {e}"))
             finally:
                 pieces.put(done)
 
         threading.Thread(target=run, daemon=True).start()
+        try:
+            yield from self._deltas(pieces, done)
+        finally:  # finished, failed, or closed by a reader who stopped listening
+            stop.set()
+
+    def _deltas(self, pieces: queue.Queue, done: object) -> Iterator[str]:
         while (item := pieces.get()) is not done:
             if isinstance(item, Exception):
                 raise item

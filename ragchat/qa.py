@@ -34,7 +34,7 @@ HISTORY_TURNS = 6
 class Stage:
     """What the answer path is doing now, for a reader waiting on it."""
 
-    name: str  # "rewriting", "searching", "reading", "checking"
+    name: str  # "rewriting", "searching", "reading", "writing", "checking"
     message: str
 
 
@@ -64,15 +64,27 @@ class Generated:
     failure: str | None  # why the generator failed, when it did
 
 
-def generate(generator: Generator, question: str, evidence: Sequence[Evidence]) -> Generated:
-    """Run the generator to the end. Its drafts are collected, not shown: verification comes first."""
+# How often a running generation reports its progress. Each report is also where a reader who stops listening
+# (Stop in the chat, a closed connection) closes the answer path, and closing it stops the model: so this is
+# also the longest a cancelled generation runs on.
+PROGRESS_EVERY_S = 0.25
+
+
+def generate(generator: Generator, question: str, evidence: Sequence[Evidence]) -> "typing.Generator[Stage, None, Generated]":
+    """Run the generator to the end. Its drafts are collected, not shown: verification comes first. Yields a
+    "writing" stage with the draft's length now and then; returns what was generated."""
     text, declined = "", False
+    reported = time.perf_counter()
     try:
         for event in generator.answer(question, evidence):
             if isinstance(event, Draft):
                 text += event.text
             elif isinstance(event, Declined):
                 declined = True
+            if time.perf_counter() - reported >= PROGRESS_EVERY_S:
+                words = len(text.split())
+                yield Stage("writing", f"Writing the answer: {words} word{'s' if words != 1 else ''} so far")
+                reported = time.perf_counter()
     except ModelError as e:
         log.warning("%s; answering extractively", e)
         return Generated(text, False, str(e))
@@ -231,7 +243,7 @@ class QA:
 
         yield Stage("reading", f"Reading {len(chosen)} passage{'s' if len(chosen) != 1 else ''}")
         clock = time.perf_counter()
-        generated = generate(generator, question, chosen)
+        generated = yield from generate(generator, question, chosen)
         timings["generate"] = timings.get("generate", 0.0) + _ms(clock)
         if generated.declined:
             return _Part(question, None)

