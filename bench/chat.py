@@ -1,6 +1,7 @@
 """The browser chat's responsiveness: from pressing Enter to what a reader sees, in Debian's Chromium (Playwright).
 
-For each question of tests/data/qa.jsonl (the first --n; answerable and not), extractive mode, on a live server:
+For each question of tests/data/qa.jsonl (the first --n; answerable and not), in --mode extractive (default) or
+local (the bundled Qwen2.5 1.5B), on a live server:
   Enter → the question shown (the message accepted at once, outside the queue)
   Enter → the first stage message ("Searching the documents…", "Reading n passages…")
   Enter → the retrieved passages visible in the Sources panel
@@ -10,7 +11,7 @@ measured in the page (a MutationObserver, performance.now()), beside the same an
 the browser, Gradio's queue and the network add. A stage can be too short to be painted at all: extractive
 answers take ~20 ms, so how often the first stage was seen is reported too.
 
-    .venv/bin/python bench/chat.py [--n 30] [--quick]
+    .venv/bin/python bench/chat.py [--n 30] [--quick] [--mode local]
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="5 questions")
+    parser.add_argument("--mode", choices=("extractive", "local"), default="extractive")
     args = parser.parse_args()
     n = 5 if args.quick else args.n
 
@@ -70,8 +72,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     try:
         shutil.copytree(ROOT / "seeds", tmp / "seeds")
-        settings = Settings.from_env(seeds_dir=tmp / "seeds", index_dir=tmp / "index", mode="extractive",
-                                     modes="extractive")
+        settings = Settings.from_env(seeds_dir=tmp / "seeds", index_dir=tmp / "index", mode=args.mode,
+                                     modes=f"{args.mode},extractive")
         embedder = load_embedder(settings.embedder, settings.torch_threads)
         build_index(settings, embedder)
         qa = load(settings, embedder=embedder, build=False)
@@ -102,7 +104,7 @@ def main() -> None:
                 box.fill(question)
                 box.press("Enter")
                 try:
-                    page.wait_for_function("window.__rc.done !== null", timeout=20_000)
+                    page.wait_for_function("window.__rc.done !== null", timeout=20_000 if args.mode == "extractive" else 180_000)
                 except Exception:
                     print(page.evaluate("JSON.stringify(window.__rc)"), page.locator("#rc-chat").inner_text()[:500])
                     raise
@@ -117,7 +119,7 @@ def main() -> None:
                 expect(box).to_be_enabled()
             browser.close()
         print()
-        print(f"{len(questions)} questions, extractive; medians (p95), milliseconds")
+        print(f"{len(questions)} questions, {args.mode}; medians (p95), milliseconds")
         labels = {"shown": "Enter → question shown", "stage": "Enter → first stage visible",
                   "sources": "Enter → sources visible", "done": "Enter → final answer",
                   "lib_sources": "qa.events → Sources (in process)", "lib_done": "qa.events → Answer (in process)"}

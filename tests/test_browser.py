@@ -335,6 +335,19 @@ def test_example_cards_and_library_names_are_readable_in_light_and_dark(browser,
     context.close()
 
 
+def test_the_keyboard_reaches_the_example_cards_before_the_question_box(page):
+    expect(page.locator("#rc-chat button.example").first).to_be_visible()
+    page.locator('#rc-theme button[data-theme="system"]').focus()
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("() => document.activeElement.matches('#rc-chat button.example') ? 'example'"
+                                     " : document.activeElement.closest('#rc-question') ? 'box' : 'other'"))
+        if reached[-1] == "box":
+            break
+    assert "example" in reached and reached.index("example") < reached.index("box"), reached
+
+
 def test_stop_cancels_the_answer_and_frees_the_box(page, qa, slow):
     slow(6.0)
     closed = type(qa).closed
