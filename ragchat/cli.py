@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build or update the index from the documents folder")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="embed through Ray Data: alone, on a Ray instance started here; with an address ('auto' "
+                   "inside a cluster, or ray://host:10001), on that cluster")
+    p.add_argument("--ray-actors", type=int, default=2, metavar="N", help="with --ray: embedders at once (default 2)")
+    p.add_argument("--ray-threads", type=int, default=None, metavar="N",
+                   help="with --ray: threads per embedder (default: RAGCHAT_TORCH_THREADS)")
     p.set_defaults(run=_cmd_index)
 
     p = sub.add_parser("search", help="show the passages retrieved for a question")
@@ -91,7 +97,19 @@ def _embedder(settings: Settings):
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .indexing import build_index
 
-    report = build_index(settings, _embedder(settings), rebuild=args.rebuild, progress=_progress_bar())
+    embedder = _embedder(settings)
+    if args.ray is not None:
+        from .ray_embedding import RayOptions, ray_embedder, shutdown
+
+        options = RayOptions(address=args.ray or None, actors=args.ray_actors,
+                             threads=args.ray_threads or settings.torch_threads)
+        embedder = ray_embedder(embedder, options)
+        try:
+            report = build_index(settings, embedder, rebuild=args.rebuild, progress=_progress_bar())
+        finally:
+            shutdown()
+    else:
+        report = build_index(settings, embedder, rebuild=args.rebuild, progress=_progress_bar())
     if report.kept:  # a server may serve a kept index; asked to index, an empty or missing folder is an error
         print(f"error: {report.kept}", file=sys.stderr)
         return 1

@@ -35,6 +35,11 @@ DEFAULT_CACHE_DIR = Path.home() / ".cache" / "ragchat" / "embedders"  # ONNX exp
 
 # Names recorded in the manifest → where their weights live on this machine.
 KNOWN_EMBEDDERS: dict[str, Callable[[], Path]] = {"all-MiniLM-L6-v2": _minilm_path}
+# The languages a known embedder was trained on (its model card), as ISO 639-1 codes. all-MiniLM-L6-v2 learned
+# from English pairs only: Chinese text becomes a few [UNK]-heavy pieces, and its vectors rank passages no better
+# than chance there (dev suite: dense hit@5 0.44 on Chinese, BM25 0.93). Embedders given by path: unknown (None),
+# trusted for every language.
+EMBEDDER_LANGUAGES: dict[str, frozenset[str]] = {"all-MiniLM-L6-v2": frozenset({"en"})}
 
 
 @dataclass
@@ -42,6 +47,11 @@ class Embedder:
     name: str  # recorded in the index manifest: the model, plus "+<backend>" unless torch (see manifest_name)
     model: object  # sentence_transformers.SentenceTransformer, or onnx_embedder.OnnxSentenceModel
     backend: str = "torch"
+    languages: frozenset[str] | None = None  # what it was trained to read; None: not known, assumed all
+
+    def reads(self, language: str) -> bool:
+        """Whether its vectors mean something for text in this language (an ISO 639-1 code)."""
+        return self.languages is None or language in self.languages
 
     @property
     def dim(self) -> int:
@@ -62,20 +72,29 @@ class Embedder:
         ids = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(row) for row in ids]
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        return self._encode(list(texts), batch_size, progress)
+    def encode_documents(self, texts: Sequence[str], batch_size: int = 32,
+                         progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """One vector per text; with `progress`, in slices of 8 batches, calling progress(texts done) after each."""
+        texts = list(texts)
+        if progress is None:
+            return self._encode(texts, batch_size)
+        step, parts = batch_size * 8, []
+        for begin in range(0, len(texts), step):
+            parts.append(self._encode(texts[begin : begin + step], batch_size))
+            progress(begin + len(parts[-1]))
+        return np.concatenate(parts) if parts else self._encode([], batch_size)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._encode([text], 1, False)[0]
+        return self._encode([text], 1)[0]
 
-    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         try:
             vectors = self.model.encode(
                 texts,
                 batch_size=batch_size,
-                show_progress_bar=progress,
+                show_progress_bar=False,
                 convert_to_numpy=True,
                 normalize_embeddings=True,  # inner product == cosine in the store
             )
@@ -143,7 +162,7 @@ def load_embedder(name: str, threads: int | None = None, cache_dir: Path | None 
         model = SentenceTransformer(str(path), device="cpu")
     except (OSError, ValueError) as e:
         raise ModelError(f"could not load embedder {name!r} from {path}: {e}: reinstall its package") from e
-    return Embedder(name=name, model=model, backend="torch")
+    return Embedder(name=name, model=model, backend="torch", languages=EMBEDDER_LANGUAGES.get(name))
 
 
 def _load_onnx(name: str, path: Path, threads: int | None, backend: str, cache_dir: Path | None) -> Embedder:
@@ -166,4 +185,5 @@ def _load_onnx(name: str, path: Path, threads: int | None, backend: str, cache_d
     except (OSError, RuntimeError, ValueError) as e:
         raise ModelError(f"could not prepare the {backend} embedder from {path} in {cache_dir}: {e}: delete that "
                          "folder to export again, or set RAGCHAT_EMBED_BACKEND=torch") from e
-    return Embedder(name=manifest_name(name, backend), model=model, backend=backend)
+    return Embedder(name=manifest_name(name, backend), model=model, backend=backend,
+                    languages=EMBEDDER_LANGUAGES.get(name))

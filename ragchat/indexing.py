@@ -218,13 +218,9 @@ def _sentence_vectors(
     # Longest first, so each slice holds sentences of similar length: sentence-transformers sorts only within
     # one call, and mixed slices pad short sentences to the longest (22% more work measured).
     todo = sorted((k for k in texts if k not in vectors), key=lambda k: -len(texts[k]))
-    step = settings.embed_batch_size * 8
-    for begin in range(0, len(todo), step):
-        keys = todo[begin : begin + step]
-        encoded = embedder.encode_documents([texts[k] for k in keys], settings.embed_batch_size)
-        vectors.update(zip(keys, encoded))
-        if progress:
-            progress(begin + len(keys), len(todo))
+    report = (lambda done: progress(done, len(todo))) if progress else None
+    encoded = embedder.encode_documents([texts[k] for k in todo], settings.embed_batch_size, progress=report)
+    vectors.update(zip(todo, encoded))
     return vectors, len(todo)
 
 
