@@ -358,6 +358,7 @@ def _ordered(blocks: Iterable[Block]) -> list[Block]:
 # --- Plain text ------------------------------------------------------------------------------------
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+_ENDS_SENTENCE = re.compile(r"[.!?;:。！？]$")
 _TERMINAL = re.compile(r"[.!?;:,。！？；：，…\"”’)\]]$")
 
 
@@ -425,6 +426,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
     lines = _lines(text, 0, len(text))
     widths = sorted(b - a for a, b in lines)
     typical = widths[int(len(widths) * 0.75)] if widths else 0
+    full = widths[int(len(widths) * 0.9)] if widths else 0  # a prose line's width (a page may be mostly table)
     blocks: list[Block] = []
     current: list[int] | None = None
     kind = "paragraph"
@@ -435,13 +437,39 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
             return
         a, b = current
         inner = _lines(text, a, b)
-        # Three or more lines none of which ends a sentence: a table or list laid out line by line, where
-        # each line is a fact of its own ("chmod Utility to change access permissions").
-        if kind == "paragraph" and len(inner) >= 3 and not any(re.search(r"[.!?;:。！？]$", text[x:y]) for x, y in inner):
-            blocks.extend(Block("row", offset + x, offset + y) for x, y in inner)
-        else:
-            blocks.append(Block(kind, offset + a, offset + b))
         current = None
+        if kind != "paragraph":
+            blocks.append(Block(kind, offset + a, offset + b))
+            return
+        # A table or list laid out line by line, where each line is a fact of its own ("mnt Mount point for
+        # mounting a filesystem temporarily"): three or more lines of which none ends a sentence, or a run of
+        # three or more such lines that are also short (prose lines fill the column; rows seldom do) inside
+        # a paragraph that goes on as prose ("Each directory listed above is …").
+        if len(inner) >= 3 and not any(_ENDS_SENTENCE.search(text, x, y) for x, y in inner):
+            blocks.extend(Block("row", offset + x, offset + y) for x, y in inner)
+            return
+        run: list[tuple[int, int]] = []
+        prose: list[tuple[int, int]] = []
+
+        def flush_run() -> None:
+            if len(run) >= 3:
+                if prose:
+                    blocks.append(Block("paragraph", offset + prose[0][0], offset + prose[-1][1]))
+                    prose.clear()
+                blocks.extend(Block("row", offset + x, offset + y) for x, y in run)
+            else:
+                prose.extend(run)
+            run.clear()
+
+        for x, y in inner:
+            if (y - x) < 0.75 * full and not _ENDS_SENTENCE.search(text, x, y):
+                run.append((x, y))
+            else:
+                flush_run()
+                prose.append((x, y))
+        flush_run()
+        if prose:
+            blocks.append(Block("paragraph", offset + prose[0][0], offset + prose[-1][1]))
 
     for i, (a, b) in enumerate(lines):
         line = text[a:b]
@@ -467,7 +495,25 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         if short and re.search(r"[.!?。！？:]$", line):
             close()
     close()
-    return blocks
+    return _table_headers(blocks, text, offset)
+
+
+def _table_headers(blocks: list[Block], text: str, offset: int) -> list[Block]:
+    """A short line taken for a heading that stands right above rows is their table's header ("Directory
+    Description" over "bin Essential command binaries"): it names the columns, not a section, so it must not
+    become the chunks' heading path; the rows carry it, as HTML table rows do."""
+    out: list[Block] = []
+    header = ""
+    for i, block in enumerate(blocks):
+        if block.kind == "heading" and i + 1 < len(blocks) and blocks[i + 1].kind == "row":
+            header = " ".join(text[block.start - offset : block.end - offset].split())
+            out.append(Block("header", block.start, block.end))
+        elif block.kind == "row":
+            out.append(Block("row", block.start, block.end, header=header) if header else block)
+        else:
+            header = ""
+            out.append(block)
+    return out
 
 
 def line_key(line: str) -> str:

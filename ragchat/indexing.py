@@ -17,7 +17,7 @@ from .chunking import ChunkParams, PieceLimit, chunk_document
 from .embedding import Embedder
 from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
 from .language import get as get_language
-from .loading import Limits, discover, file_sha256, load_file, source_name
+from .loading import READER_VERSION, Limits, discover, file_sha256, load_file, source_name
 from .settings import Settings
 from .store import (Calibration, IndexConfig, Store, choose_kind, read_manifest, remove_orphans, sentence_key,
                     unit_texts, write_lock)
@@ -125,7 +125,8 @@ def build_index(
         unchanged, skipped, failed_known = [], [], []
         for path in paths:
             source = source_name(path, settings.seeds_dir)
-            if source in known and file_sha256(path) == known[source]:
+            if source in known and file_sha256(path) == known[source] \
+                    and store.documents[source].reader == READER_VERSION:
                 unchanged.append(source)
                 continue
             try:

@@ -107,6 +107,12 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:g} MB"
 
 
+# Bumped whenever a format's text or blocks come out differently for the same bytes, so that indexes built by
+# an older reader re-read their files on the next `ragchat index` (their unchanged sentences keep their
+# vectors). 1: PDF table rows inside paragraphs, and their header line no longer taken for a heading.
+READER_VERSION = 1
+
+
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:
     """A file's bytes → Document (text, structure, language), in this process. Raises DocumentError for unusable
     content or content over the limits; a damaged PDF may still make pypdf raise anything or run for long,
@@ -131,7 +137,7 @@ def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -
     title = title or next((text[b.start : b.end] for b in blocks if b.kind == "heading"), "") or Path(source).stem
     language = detect(" ".join(text[b.start : b.end] for b in blocks[:200])).code
     return Document(source=source, text=text, sha256=sha, pages=pages, title=" ".join(title.split())[:200],
-                    blocks=blocks, language=language)
+                    blocks=blocks, language=language, reader=READER_VERSION)
 
 
 def load_folder(seeds_dir: Path, limits: Limits | None = None) -> Iterator[Document | DocumentError]:

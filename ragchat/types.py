@@ -32,6 +32,7 @@ class Document:
     title: str = ""
     blocks: tuple[Block, ...] = ()  # in order, not overlapping; text outside every block is layout
     language: str = "en"  # ISO 639-1, detected from the text
+    reader: int = 0  # loading.READER_VERSION of the code that read it: a newer reader re-reads the file
 
     def page_at(self, offset: int) -> int | None:
         page = None

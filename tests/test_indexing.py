@@ -46,6 +46,25 @@ def test_incremental_updates(corpus, settings_for, embedder):
     assert {c.source for c in Store.load(settings.index_dir).chunks.values()} == {SEED_FILE.name}
 
 
+def test_files_read_by_an_older_reader_are_read_again_reusing_their_vectors(corpus, settings_for, embedder):
+    """A newer ragchat may read the same bytes differently (a PDF table found inside a paragraph): unchanged
+    files of an index built by an older reader are re-read, and only sentences that came out new are embedded."""
+    from dataclasses import replace
+
+    from ragchat.loading import READER_VERSION
+
+    settings = settings_for(corpus)
+    build_index(settings, embedder)
+    store = Store.load(settings.index_dir)
+    assert store.documents[SEED_FILE.name].reader == READER_VERSION
+    store.documents[SEED_FILE.name] = replace(store.documents[SEED_FILE.name], reader=READER_VERSION - 1)
+    store.save(settings.index_dir)  # as an older ragchat left it
+    again = build_index(settings, embedder)
+    assert again.updated == (SEED_FILE.name,) and again.embedded == 0 and again.written
+    assert Store.load(settings.index_dir).documents[SEED_FILE.name].reader == READER_VERSION
+    assert build_index(settings, embedder).unchanged == (SEED_FILE.name,)
+
+
 def test_changed_chunking_rebuilds_everything(corpus, settings_for, embedder):
     build_index(settings_for(corpus), embedder)
     report = build_index(settings_for(corpus, chunk_tokens=96, chunk_overlap=16), embedder)

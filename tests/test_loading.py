@@ -333,3 +333,26 @@ def test_the_reader_outlives_the_thread_that_started_it(tmp_path):
     assert fresh.parse(b"Beta.", "b.txt", ".txt", Limits()).text == "Beta."
     assert (fresh._proc.pid, fresh.started) == (pid, 1)
     fresh.close()
+
+
+def test_a_pdf_table_inside_a_paragraph_becomes_rows_under_its_header():
+    """FHS 3.0, section 3.2 as PDFium extracts it: a table whose rows run on into prose, and a header line
+    that looks like a heading. Each row is a fact of its own, the header names the columns (not a section)."""
+    from ragchat.formats import pdf_page_blocks
+
+    prose = ("Distributions should not create new directories in the root hierarchy without extremely careful\n"
+             "consideration of the consequences including for application portability of the software.\n")
+    page = (prose + "3.2. Requirements\n"
+            "The following directories, or symbolic links to directories, are required in /.\n"
+            "Directory Description\n"
+            "bin Essential command binaries\nboot Static files of the boot loader\n"
+            "mnt Mount point for mounting a filesystem temporarily\nopt Add-on application software packages\n"
+            "Each directory listed above is specified in detail in separate subsections below. /usr and /var has\n"
+            "a complete section in this document due to the complexity of those directories and their contents.\n")
+    blocks = pdf_page_blocks(page, 100, set())
+    shown = [(b.kind, page[b.start - 100 : b.end - 100][:22], b.header) for b in blocks]
+    assert ("heading", "3.2. Requirements", "") in shown
+    assert ("header", "Directory Description", "") in shown
+    assert ("row", "mnt Mount point for mo", "Directory Description") in shown
+    assert [k for k, _, _ in shown].count("row") == 4
+    assert shown[-1][0] == "paragraph" and shown[-1][1].startswith("Each directory")
