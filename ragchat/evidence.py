@@ -92,12 +92,14 @@ def citable(text: str, kind: str, spaced: bool) -> bool:
     return len(text.split()) >= 3 if spaced else len(text.strip()) >= 4
 
 
-def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: Store) -> list[Candidate]:
-    """Every citable unit of the hits, once (the same words in two chunks or files count once), best first."""
+def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], store: Store) -> list[Candidate]:
+    """Every citable unit of the hits, once (the same words in two chunks or files count once), best first.
+    Without a query vector (the embedder does not read the library's language) a unit's closeness is its share
+    of the question's terms, alone and with its neighbours, in place of the cosines."""
     terms = set(store.terms([question])[0])
     weights = store.term_weights(sorted(terms)) if terms else {}
     total = sum(weights.values()) or 1.0
-    query = np.asarray(query_vector, dtype=np.float32)
+    query = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)
     seen: set[str] = set()
     out: list[Candidate] = []
     for hit in hits:
@@ -107,12 +109,18 @@ def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], sto
         document = store.documents.get(chunk.source)
         language = get_language(document.language if document else "en")
         kind_asked = language.question_kind(question)
-        vectors = store.sentences_of(chunk)
-        # A unit in context: itself plus half of each neighbour, renormalised.
-        padded = np.vstack([np.zeros_like(vectors[:1]), vectors, np.zeros_like(vectors[:1])])
-        window = _unit(vectors + 0.5 * (padded[:-2] + padded[2:]))
-        sims, contexts = vectors @ query, window @ query
         texts = chunk.sentence_texts()
+        if query is not None:
+            vectors = store.sentences_of(chunk)
+            # A unit in context: itself plus half of each neighbour, renormalised.
+            padded = np.vstack([np.zeros_like(vectors[:1]), vectors, np.zeros_like(vectors[:1])])
+            window = _unit(vectors + 0.5 * (padded[:-2] + padded[2:]))
+            sims, contexts = vectors @ query, window @ query
+        else:
+            shares = np.array([sum(weights[t] for t in terms.intersection(words)) / total
+                               for words in store.terms(texts)]) if texts else np.zeros(0)
+            padded = np.concatenate([[0.0], shares, [0.0]])
+            sims, contexts = shares, np.minimum(1.0, shares + 0.5 * (padded[:-2] + padded[2:]))
         fresh = []
         for i, text in enumerate(texts):
             key = " ".join(text.split()).lower()
@@ -135,7 +143,7 @@ def candidates(question: str, query_vector: np.ndarray, hits: Sequence[Hit], sto
     return out
 
 
-def gather(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: Store) -> Gathered:
+def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], store: Store) -> Gathered:
     """Score the hits' units and decide, in code, whether they can answer the question at all.
 
     Off-topic questions fail the corpus's calibrated similarity floor. On-topic questions the documents do
@@ -148,7 +156,7 @@ def gather(question: str, query_vector: np.ndarray, hits: Sequence[Hit], store: 
     if not ranked:
         return Gathered((), False, "no passage holds a citable sentence", kind, on_topic=False)
     best = max(c.similarity for c in ranked[:5])
-    if best < floor:
+    if query_vector is not None and best < floor:
         reason = f"the closest sentence is about something else ({best:.2f} < {floor:.2f})"
         return Gathered(tuple(ranked), False, reason, kind, on_topic=False)
     close = [c for c in ranked[:3] if c.score >= ranked[0].score - CLOSE_MARGIN]

@@ -232,7 +232,9 @@ class QA:
 
         clock = time.perf_counter()
         store = self.retriever.store
-        gathered = evidence_mod.gather(question, query_vector, found, store)
+        # Cosines of an embedder that cannot read the library's language say nothing: words decide there.
+        reads = self.embedder.reads(store.language.code)
+        gathered = evidence_mod.gather(question, query_vector if reads else None, found, store)
         chosen = gathered.select(generator.budget.units, generator.budget.margin)
         timings["evidence"] = timings.get("evidence", 0.0) + _ms(clock)
         # A generator that reads the evidence judges answerability itself; the code only screens out

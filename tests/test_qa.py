@@ -228,3 +228,19 @@ def test_an_index_written_by_another_process_is_picked_up(corpus, settings_for, 
     answer = qa.ask("When is the Zorblat festival held?")
     assert answer.answerable and answer.citations[0].source == "zorblat.txt"
     assert qa.document("zorblat.txt") is not None
+
+
+def test_a_library_the_embedder_cannot_read_is_answered_from_its_words(tmp_path, embedder):
+    """Chinese with the English-only MiniLM: retrieval and evidence go by the question's terms (their cosines
+    would be noise), and the answer cites the sentence that holds them."""
+    from ragchat import Settings
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "zh.txt").write_text(
+        "系统启动时，内核首先挂载根文件系统。\n\n然后 systemd 按照单元文件启动各项服务。\n\n"
+        "网络配置保存在 /etc/network/interfaces 文件中。\n\n日志由 journald 收集并保存在磁盘上。\n", encoding="utf-8")
+    zh = load(Settings(seeds_dir=seeds, index_dir=tmp_path / "index", mode="extractive"), embedder=embedder)
+    answer = zh.ask("网络配置保存在哪个文件中？")
+    assert answer.answerable and answer.citations
+    assert "/etc/network/interfaces" in answer.citations[0].quote
