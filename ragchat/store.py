@@ -90,6 +90,21 @@ def keyword_text(chunk: Chunk) -> str:
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
+def chunk_from_row(row: dict) -> Chunk:
+    """A Chunk from its asdict() form read back from JSON (lists where the dataclass has tuples)."""
+    row = dict(row)
+    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+    row["kinds"], row["headers"] = tuple(row["kinds"]), tuple(row["headers"])
+    return Chunk(**row)
+
+
+def document_from_row(row: dict) -> Document:
+    row = dict(row)
+    row["pages"] = tuple(tuple(p) for p in row["pages"])
+    row["blocks"] = tuple(Block(**b) for b in row["blocks"])
+    return Document(**row)
+
+
 class Store(Protocol):
     """What retrieval, evidence, indexing and qa use of an index, whichever backend holds it.
 
@@ -361,16 +376,12 @@ class FaissStore:
                 for line in f:
                     row = json.loads(line)
                     i = row.pop("row")
-                    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
-                    row["kinds"], row["headers"] = tuple(row["kinds"]), tuple(row["headers"])
-                    chunks[i] = Chunk(**row)
+                    chunks[i] = chunk_from_row(row)
             documents: dict[str, Document] = {}
             with (gen / "documents.jsonl").open(encoding="utf-8") as f:
                 for line in f:
-                    row = json.loads(line)
-                    row["pages"] = tuple(tuple(p) for p in row["pages"])
-                    row["blocks"] = tuple(Block(**b) for b in row["blocks"])
-                    documents[row["source"]] = Document(**row)
+                    doc = document_from_row(json.loads(line))
+                    documents[doc.source] = doc
             keyword = KeywordIndex.load(gen / "keyword", get_language(manifest["language"]))
             calibration = Calibration(**manifest["calibration"])
             keys = json.loads((gen / "sentence_keys.json").read_text(encoding="utf-8"))
