@@ -19,7 +19,7 @@ from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexM
 from .language import get as get_language
 from .loading import Limits, discover, file_sha256, load_file, source_name
 from .settings import Settings
-from .store import (Calibration, IndexConfig, Store, choose_kind, index_manifest, new_store, open_store,
+from .store import (Calibration, IndexConfig, SaveCounts, Store, choose_kind, index_manifest, new_store, open_store,
                     remove_orphans, sentence_key, unit_texts, write_lock)
 from .tokens import get_encoding
 from .types import Chunk, Document
@@ -44,6 +44,7 @@ class IndexReport:
     seconds: float
     # Why the index was kept as it was without looking at any file (the folder is missing or empty), or None.
     kept: str | None = None
+    rows: SaveCounts | None = None  # what the store wrote (None: nothing written)
 
     def summary(self) -> str:
         if self.kept:
@@ -169,6 +170,7 @@ def build_index(
         rebuilt=why,
         written=written,
         seconds=time.perf_counter() - started,
+        rows=store.last_save if written else None,
     )
 
 

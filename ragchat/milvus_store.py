@@ -35,7 +35,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -43,7 +43,7 @@ import numpy as np
 from .errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexMissingError, StoreUnavailableError
 from .language import Language, get as get_language, majority
 from .settings import Settings, split_embedder
-from .store import (FORMAT_VERSION, REBUILD_HINT, Calibration, IndexConfig, check_compatible, chunk_from_row,
+from .store import (FORMAT_VERSION, REBUILD_HINT, Calibration, IndexConfig, SaveCounts, check_compatible, chunk_from_row,
                     document_from_row, keyword_text, library_versions, sentence_key, unit_texts)
 from .types import Chunk, Document
 from .vectors import EXACT, HNSW, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
@@ -57,18 +57,6 @@ TEXT_PART = 16_000  # characters per meta row: at most 64,000 UTF-8 bytes, under
 BATCH = 500  # rows per insert/upsert/get request: well under gRPC's 64 MB message limit at dim 1024
 CACHE = 4_096  # sentence vectors a reader keeps (evidence asks for the same hits' sentences again and again)
 TIMEOUT = 10.0  # seconds to wait for a Milvus server before saying it cannot be reached
-
-
-@dataclass(frozen=True)
-class SaveCounts:
-    """Rows one save wrote or deleted on the side it brought up to date (the incremental cost, counted)."""
-
-    chunks_upserted: int
-    chunks_deleted: int
-    sentences_upserted: int
-    sentences_deleted: int
-    meta_upserted: int
-    meta_deleted: int
 
 
 def connect(settings: Settings):
@@ -498,6 +486,16 @@ class MilvusStore:
                     client.create_alias(names.meta(spare), names.alias)
             else:
                 client.alter_alias(names.meta(spare), names.alias)
+            if live is None:
+                # The first build also fills the other side, so the next update has a spare one build behind
+                # and writes only its own changes (not every row). Costs a second copy of the writes, once.
+                other = "b" if spare == "a" else "a"
+                self._prepare(other)
+                self._sync_chunks(other, spare, table)
+                self._sync_sentences(other, spare, table)
+                self._sync_meta(other, name, table)
+                for collection in (names.chunks(other), names.sentences(other), names.meta(other)):
+                    client.flush(collection)
         except (IndexCorruptError, IndexMismatchError, StoreUnavailableError):
             raise
         except Exception as e:
@@ -583,10 +581,11 @@ class MilvusStore:
         changed = [i for i, c in table.items() if held.get(i) != _jsonable(asdict(c))]
         vectors = {i: self._new_vectors[i] for i in changed if i in self._new_vectors}
         todo = [i for i in changed if i not in vectors]
-        if todo:
-            if live is None:
-                raise IndexCorruptError(f"{len(todo)} chunk vectors are neither new nor in Milvus: {REBUILD_HINT}")
+        if todo and live is not None:
             vectors.update(self._get(self._names.chunks(live), "id", todo))
+        if len(vectors) != len(changed):
+            raise IndexCorruptError(
+                f"{len(changed) - len(vectors)} chunk vectors are neither new nor in Milvus: {REBUILD_HINT}")
         language = self.language
         for begin in range(0, len(changed), BATCH):
             ids = changed[begin : begin + BATCH]

@@ -90,6 +90,19 @@ def keyword_text(chunk: Chunk) -> str:
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
+@dataclass(frozen=True)
+class SaveCounts:
+    """Rows one save wrote (inserted or replaced) and deleted: the cost of an update, counted. The FAISS
+    backend rewrites its files whole, so it counts every row as written; Milvus writes only rows that differ."""
+
+    chunks_upserted: int
+    chunks_deleted: int
+    sentences_upserted: int
+    sentences_deleted: int
+    meta_upserted: int  # documents and manifest (Milvus: rows of 16,000 characters)
+    meta_deleted: int
+
+
 def chunk_from_row(row: dict) -> Chunk:
     """A Chunk from its asdict() form read back from JSON (lists where the dataclass has tuples)."""
     row = dict(row)
@@ -116,6 +129,7 @@ class Store(Protocol):
     config: IndexConfig
     calibration: Calibration
     generation: str | None
+    last_save: SaveCounts | None  # what the last save() wrote; None before any
 
     @property
     def documents(self) -> Mapping[str, Document]: ...
@@ -166,6 +180,7 @@ class FaissStore:
         self.calibration = calibration or Calibration()
         self.generation: str | None = None  # the gen-* folder this was loaded from (None: not loaded)
         self.index_dir: Path | None = None  # where `save()` writes and `latest_generation` looks
+        self.last_save: SaveCounts | None = None
         self._language: Language | None = keyword.language if keyword is not None else None
 
     @property
@@ -350,6 +365,7 @@ class FaissStore:
             if old.is_dir() and old.name != name and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
                 shutil.rmtree(old, ignore_errors=True)
         self.generation = name
+        self.last_save = SaveCounts(len(ids), 0, len(keys), 0, len(self.documents) + 1, 0)
         return name
 
     @classmethod
