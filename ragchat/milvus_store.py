@@ -36,6 +36,7 @@ import json
 import logging
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -70,10 +71,12 @@ def connect(settings: Settings):
         ) from None
     logging.getLogger("pymilvus").setLevel(logging.ERROR)  # it warns on every query iterator it opens
     uri = settings.milvus_target
+    local = not uri.startswith(("http://", "https://", "tcp://", "unix:"))
     try:
+        if local:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)  # milvus-lite makes the folder, not its parents
         return MilvusClient(uri=uri, timeout=TIMEOUT)
     except Exception as e:  # pymilvus raises MilvusException, grpc errors or plain exceptions, by transport
-        local = not uri.startswith(("http://", "https://", "tcp://", "unix:"))
         fix = (
             "another process may have it open (milvus-lite allows one): serve it with `milvus-lite server "
             f"--data-dir {uri} --port 19530` and set RAGCHAT_MILVUS_URI=http://127.0.0.1:19530 in every process"
@@ -115,6 +118,17 @@ def _live_side(client, names: _Names) -> str | None:
         return names.side_of(client.describe_alias(names.alias)["collection_name"])
     except Exception as e:
         raise _unavailable(e) from None
+
+
+def _load(client, collections: Iterable[str]) -> None:
+    """Milvus serves a collection only once it is loaded into memory, and a restarted server (or a milvus-lite
+    folder opened by a new process) starts with every collection released. Loading a loaded one is a no-op."""
+    for collection in collections:
+        client.load_collection(collection)
+
+
+def _side(names: _Names, side: str) -> tuple[str, str, str]:
+    return names.chunks(side), names.sentences(side), names.meta(side)
 
 
 def _unavailable(e: Exception) -> StoreUnavailableError:
@@ -169,7 +183,11 @@ def _scan(client, collection: str, pk: str, fields: list[str], batch: int = 1_00
 
 
 def _manifest(client, names: _Names, side: str) -> tuple[dict, dict[str, str]]:
-    objects = _read_meta(client, names.meta(side))
+    try:
+        _load(client, [names.meta(side)])
+        objects = _read_meta(client, names.meta(side))
+    except Exception as e:
+        raise _unavailable(e) from None
     if "manifest" not in objects:
         raise IndexCorruptError(
             f"the Milvus index {names.alias} has no manifest (a collection was changed by hand?): {REBUILD_HINT}")
@@ -236,6 +254,10 @@ class MilvusStore:
         for collection in (names.chunks(side), names.sentences(side)):
             if not client.has_collection(collection):
                 raise IndexCorruptError(f"the Milvus collection {collection} is missing: {REBUILD_HINT}")
+        try:
+            _load(client, _side(names, side))
+        except Exception as e:
+            raise _unavailable(e) from None
         try:
             manifest, objects = _manifest(client, names, side)
             config = IndexConfig(**{k: manifest[k] for k in IndexConfig.__dataclass_fields__})
@@ -396,6 +418,8 @@ class MilvusStore:
             side = _live_side(self._client, self._names)
             if side is None:
                 return None
+            if side != self.side:
+                _load(self._client, [self._names.meta(side)])
             rows = self._client.query(
                 self._names.meta(side), filter='name == "generation"', output_fields=["data"])
             return rows[0]["data"] if rows else None
@@ -512,8 +536,9 @@ class MilvusStore:
         three, empty) when they have another, e.g. after the embedder changed or the corpus crossed the
         HNSW threshold."""
         client, names = self._client, self._names
-        collections = (names.chunks(side), names.sentences(side), names.meta(side))
+        collections = _side(names, side)
         if all(client.has_collection(c) for c in collections) and self._fits(names.chunks(side)):
+            _load(client, collections)
             return
         for collection in collections:
             if client.has_collection(collection):
