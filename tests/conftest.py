@@ -54,15 +54,19 @@ def on_backend(settings, backend: str):
 
 
 @pytest.fixture(scope="session")
-def backend_index(tmp_path_factory, embedder, store_backend, seed_index):
-    """Settings whose index over the real seeds is in `store_backend` (built once per session; read-only)."""
+def milvus_seed_index(tmp_path_factory, embedder, seed_index):
+    """Settings whose index over the real seeds is in Milvus (milvus-lite), built once per session; read-only."""
     from ragchat import build_index
 
-    if store_backend == "faiss":
-        return seed_index
-    settings = on_backend(seed_index.replace(index_dir=tmp_path_factory.mktemp(f"seed-{store_backend}")), store_backend)
+    settings = on_backend(seed_index.replace(index_dir=tmp_path_factory.mktemp("seed-milvus")), "milvus")
     build_index(settings, embedder)
     return settings
+
+
+@pytest.fixture(scope="session")
+def backend_index(request, store_backend, seed_index):
+    """Settings whose index over the real seeds is in `store_backend` (built once per session; read-only)."""
+    return seed_index if store_backend == "faiss" else request.getfixturevalue("milvus_seed_index")
 
 
 @pytest.fixture(scope="session")

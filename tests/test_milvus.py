@@ -1,6 +1,7 @@
 """The Milvus backend against the FAISS one and on its own: same keyword ranking, incremental updates that
 write only what changed (counted), the atomic switch, and errors that name the fix. Real milvus-lite, no mocks;
-the network path (a milvus-lite server on a port) and kill -9 of a build are in test_milvus_server.py (slow)."""
+the network path (a milvus-lite server on a port) and kill -9 of a build are in test_milvus_server.py (slow).
+A server noticing an index built by another writer runs on both backends in test_qa.py."""
 
 from __future__ import annotations
 
@@ -23,11 +24,9 @@ def _questions() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def both(seed_index, embedder, tmp_path_factory):
+def both(seed_index, milvus_seed_index):
     """The seed index in each backend: (FAISS store, Milvus store)."""
-    milvus = seed_index.replace(index_dir=tmp_path_factory.mktemp("milvus-vs-faiss"), store="milvus")
-    build_index(milvus, embedder)
-    return open_store(seed_index), open_store(milvus)
+    return open_store(seed_index), open_store(milvus_seed_index)
 
 
 def test_keyword_search_ranks_as_the_faiss_backend(both):
@@ -98,19 +97,8 @@ def test_reindexing_one_changed_file_writes_only_its_changed_rows(corpus, settin
     assert old_hit and "kerosene" in old_hit[0][0].text
 
 
-def test_a_server_sees_a_milvus_index_written_after_it_started(corpus, settings_for, embedder):
-    from ragchat.qa import load
-
-    settings = settings_for(corpus, store="milvus", mode="extractive")
-    qa = load(settings, embedder)  # builds the index: none yet
-    assert qa.document("zorblat.txt") is None
-    (corpus / "zorblat.txt").write_text("The Zorblat festival is held every April in Quenby.\n", encoding="utf-8")
-    build_index(settings, embedder)
-    answer = qa.ask("When is the Zorblat festival held?")
-    assert answer.answerable and answer.citations[0].source == "zorblat.txt"
-
-
-def test_rebuild_with_another_embedder_dimension_recreates_the_collections(corpus, settings_for, embedder):
+@pytest.mark.slow
+def test_a_rebuild_of_unchanged_files_writes_no_chunk_rows_and_another_dimension_is_refused(corpus, settings_for, embedder):
     settings = settings_for(corpus, store="milvus")
     build_index(settings, embedder)
     report = build_index(settings, embedder, rebuild=True)
@@ -127,6 +115,7 @@ def test_a_missing_index_and_an_unreachable_server_name_the_fix(tmp_path, settin
         open_store(settings_for(corpus, store="milvus", milvus_uri="http://127.0.0.1:9"))
 
 
+@pytest.mark.slow
 def test_a_local_milvus_folder_cannot_be_opened_by_a_second_process(corpus, settings_for, embedder):
     """milvus-lite serves a .db folder from one process; a second one is told to run its server instead."""
     import subprocess
