@@ -111,13 +111,13 @@ def native_analyzer(store: FaissStore, items, embedder, milvus_dir: Path, name: 
     return hits(keyword_ranks), hits(hybrid_ranks)
 
 
-def quality(embedder, milvus_dir: Path, lines: list[str]) -> None:
+def quality(embedder, milvus_dir: Path, lines: list[str], split: str = "dev") -> None:
     suite = load_suite(ROOT / "bench" / "corpora" / "suite.json")
     base = Settings.from_env()
     rows, timing, analyzers = [], [], []
     worst = 0.0
     for corpus in suite.corpora:
-        items = select_split(corpus.items, "dev")
+        items = select_split(corpus.items, split)
         faiss_settings = base.replace(seeds_dir=corpus.docs, index_dir=suite.index_root / f"index-{corpus.name}")
         print(f"[{corpus.name}] {build_index(faiss_settings, embedder).summary()}", flush=True)
         vectors = {q.question: embedder.encode_query(q.question) for q in items}
@@ -159,13 +159,13 @@ def quality(embedder, milvus_dir: Path, lines: list[str]) -> None:
                                  f"{k1:.2f} / {k5:.2f} | {ours['hybrid'].hit_at_1:.2f} / {ours['hybrid'].hit_at_5:.2f} | "
                                  f"{h1:.2f} / {h5:.2f} |")
                 print(analyzers[-1], flush=True)
-    lines += ["### Retrieval quality (dev split): hit@1 / hit@5 / MRR", "",
+    lines += [f"### Retrieval quality ({split} split): hit@1 / hit@5 / MRR", "",
               "| corpus | index | retriever | questions | FAISS | Milvus | Δ hit@5 |", "|---|---|---|---|---|---|---|",
               *rows, "", f"Largest |Δ hit@5|: {worst:.3f} (target ≤ 0.01).", "",
               "### Retrieval latency per question (ms, p50 / p95; query vector given)", "",
               "| corpus | index | chunks | hybrid FAISS | hybrid Milvus | dense FAISS | dense Milvus |",
               "|---|---|---|---|---|---|---|", *timing, "",
-              "### Keyword terms: ragchat's (language.py) vs Milvus' standard analyzer (hit@1 / hit@5, dev split, exact)", "",
+              f"### Keyword terms: ragchat's (language.py) vs Milvus' standard analyzer (hit@1 / hit@5, {split} split, exact)", "",
               "| corpus | BM25, ragchat terms | BM25, Milvus analyzer | hybrid, ragchat terms | hybrid, Milvus analyzer |",
               "|---|---|---|---|---|", *analyzers, ""]
 
@@ -254,6 +254,7 @@ def main() -> None:
     ap.add_argument("--scale", type=int, action="append",
                     help="synthetic vectors for a scale run (repeatable; default 100,000; 0: skip)")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--split", choices=["dev", "heldout", "all"], default="dev", help="questions for the quality part")
     ap.add_argument("--out", type=Path, default=OUT / "milvus.md")
     args = ap.parse_args()
     lines = [f"## Milvus backend ({machine_note()})", ""]
@@ -261,7 +262,7 @@ def main() -> None:
     shutil.rmtree(milvus_dir, ignore_errors=True)
     if not args.skip_quality:
         embedder = load_embedder(Settings.from_env().embedder, 1)
-        quality(embedder, milvus_dir, lines)
+        quality(embedder, milvus_dir, lines, args.split)
         incremental(embedder, lines)
     for n in args.scale or [100_000]:
         if n:

@@ -75,7 +75,7 @@ def connect(settings: Settings):
     try:
         if local:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)  # milvus-lite makes the folder, not its parents
-        return MilvusClient(uri=uri, timeout=TIMEOUT)
+        return MilvusClient(uri=uri, token=settings.milvus_token or "", timeout=TIMEOUT)
     except Exception as e:  # pymilvus raises MilvusException, grpc errors or plain exceptions, by transport
         fix = (
             "another process may have it open (milvus-lite allows one): serve it with `milvus-lite server "

@@ -39,6 +39,7 @@ class Settings:
     # Zilliz, or `milvus-lite server`); milvus_collection prefixes every collection and alias ragchat makes.
     store: str = "faiss"
     milvus_uri: str | None = None
+    milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication (Zilliz)
     milvus_collection: str = "ragchat"
 
     # Above this many chunks the store switches from exact search to HNSW.
