@@ -35,7 +35,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -87,12 +87,15 @@ def connect(settings: Settings):
         ) from None
 
 
+@dataclass(frozen=True)
 class _Names:
-    """Collection and alias names, one owner for the naming scheme."""
+    """Collection and alias names: the one owner of the naming scheme (the module docstring describes it)."""
 
-    def __init__(self, prefix: str) -> None:
-        self.alias = prefix
-        self.prefix = prefix
+    prefix: str
+
+    @property
+    def alias(self) -> str:
+        return self.prefix
 
     def chunks(self, side: str) -> str:
         return f"{self.prefix}_{side}_chunks"
@@ -103,11 +106,11 @@ class _Names:
     def meta(self, side: str) -> str:
         return f"{self.prefix}_{side}_meta"
 
+    def of_side(self, side: str) -> tuple[str, str, str]:
+        return self.chunks(side), self.sentences(side), self.meta(side)
+
     def side_of(self, collection: str) -> str | None:
-        for side in SIDES:
-            if collection == self.meta(side):
-                return side
-        return None
+        return next((side for side in SIDES if collection == self.meta(side)), None)
 
 
 def _live_side(client, names: _Names) -> str | None:
@@ -125,10 +128,6 @@ def _load(client, collections: Iterable[str]) -> None:
     folder opened by a new process) starts with every collection released. Loading a loaded one is a no-op."""
     for collection in collections:
         client.load_collection(collection)
-
-
-def _side(names: _Names, side: str) -> tuple[str, str, str]:
-    return names.chunks(side), names.sentences(side), names.meta(side)
 
 
 def _unavailable(e: Exception) -> StoreUnavailableError:
@@ -255,7 +254,7 @@ class MilvusStore:
             if not client.has_collection(collection):
                 raise IndexCorruptError(f"the Milvus collection {collection} is missing: {REBUILD_HINT}")
         try:
-            _load(client, _side(names, side))
+            _load(client, names.of_side(side))
         except Exception as e:
             raise _unavailable(e) from None
         try:
@@ -500,7 +499,7 @@ class MilvusStore:
             sentence_counts = self._sync_sentences(spare, live, table)
             name = f"gen-{time.time_ns()}"
             meta_counts = self._sync_meta(spare, name, table)
-            for collection in (names.chunks(spare), names.sentences(spare), names.meta(spare)):
+            for collection in names.of_side(spare):
                 client.flush(collection)
             # The one step readers can see: before it they read `live`, after it `spare`, never a mixture.
             if live is None:
@@ -518,7 +517,7 @@ class MilvusStore:
                 self._sync_chunks(other, spare, table)
                 self._sync_sentences(other, spare, table)
                 self._sync_meta(other, name, table)
-                for collection in (names.chunks(other), names.sentences(other), names.meta(other)):
+                for collection in names.of_side(other):
                     client.flush(collection)
         except (IndexCorruptError, IndexMismatchError, StoreUnavailableError):
             raise
@@ -536,7 +535,7 @@ class MilvusStore:
         three, empty) when they have another, e.g. after the embedder changed or the corpus crossed the
         HNSW threshold."""
         client, names = self._client, self._names
-        collections = _side(names, side)
+        collections = names.of_side(side)
         if all(client.has_collection(c) for c in collections) and self._fits(names.chunks(side)):
             _load(client, collections)
             return
