@@ -246,7 +246,9 @@ def scale(n: int, milvus_dir: Path, lines: list[str], queries: int = 200, batch:
               f"{percentile(times, 50):.2f} / {percentile(times, 95):.2f} ms | {np.mean(recall):.3f} | "
               f"{rss_mib() - rss_before:,.0f} MiB | {peak:,.0f} MiB | {disk:,.0f} MiB |", ""]
     print("\n".join(lines[-2:]), flush=True)
-    client.drop_collection(name)
+    # Not drop_collection: at 1M rows milvus-lite's drop ran for over 10 minutes of CPU (2026-11-27); the caller
+    # removes the whole folder instead.
+    client.close()
 
 
 def main() -> None:
@@ -264,14 +266,20 @@ def main() -> None:
         embedder = load_embedder(Settings.from_env().embedder, 1)
         quality(embedder, milvus_dir, lines, args.split)
         incremental(embedder, lines)
+    def save() -> None:  # after every part, so a long run that is stopped keeps what it measured
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    save()
     for n in args.scale or [100_000]:
         if n:
             # milvus-lite's per-query cost grows with the rows (a Python pass over them, see docs/BENCHMARKS.md):
             # fewer queries at 1M keep the run under an hour.
-            scale(n, OUT / "milvus-scale.db", lines, queries=200 if n <= 200_000 else 50)
-            shutil.rmtree(OUT / "milvus-scale.db", ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            folder = OUT / f"milvus-scale-{n}.db"  # one per size: milvus-lite keeps serving a folder once opened
+            shutil.rmtree(folder, ignore_errors=True)
+            scale(n, folder, lines, queries=200 if n <= 200_000 else 50)
+            shutil.rmtree(folder, ignore_errors=True)
+            save()
     print("\n".join(lines))
 
 
