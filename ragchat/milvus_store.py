@@ -195,9 +195,11 @@ def _manifest(client, names: _Names, side: str) -> tuple[dict, dict[str, str]]:
     except ValueError as e:
         raise IndexCorruptError(f"the Milvus index {names.alias} has a damaged manifest ({e}): {REBUILD_HINT}") from None
     if manifest.get("format") != FORMAT_VERSION or manifest.get("backend") != "milvus":
+        built = manifest.get("built_with") if isinstance(manifest.get("built_with"), dict) else {}
         raise IndexMismatchError(
-            f"the Milvus index {names.alias} has format {manifest.get('format')!r}; this ragchat reads format "
-            f"{FORMAT_VERSION}: {REBUILD_HINT}"
+            f"the Milvus index {names.alias} has format {manifest.get('format')!r} (built by ragchat "
+            f"{built.get('ragchat', '?')}, pymilvus {built.get('pymilvus', '?')}); this ragchat "
+            f"{library_versions().get('ragchat', '?')} reads format {FORMAT_VERSION}: {REBUILD_HINT}"
         )
     return manifest, objects
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ragchat import IndexMismatchError, IndexMissingError, build_index, open_retriever
+from ragchat import IndexMismatchError, IndexMissingError, build_index
 from ragchat.errors import StoreUnavailableError
 from ragchat.indexing import index_config
 from ragchat.store import open_store, sentence_key, unit_texts
@@ -109,10 +109,13 @@ def test_a_rebuild_of_unchanged_files_writes_no_chunk_rows_and_another_dimension
 
 
 def test_a_missing_index_and_an_unreachable_server_name_the_fix(tmp_path, settings_for, corpus):
+    from ragchat.api import rag_error_status
+
     with pytest.raises(IndexMissingError, match="run `ragchat index`"):
         open_store(settings_for(corpus, store="milvus"))
-    with pytest.raises(StoreUnavailableError, match="RAGCHAT_STORE=faiss"):
+    with pytest.raises(StoreUnavailableError, match="RAGCHAT_STORE=faiss") as caught:
         open_store(settings_for(corpus, store="milvus", milvus_uri="http://127.0.0.1:9"))
+    assert rag_error_status(caught.value) == (503, "store_unavailable")
 
 
 @pytest.mark.slow
