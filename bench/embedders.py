@@ -28,7 +28,7 @@ def main() -> int:
     from ragchat.evaluation import evaluate_retrieval, load_suite, select_split
     from ragchat.indexing import chunk_vectors
     from ragchat.retrieval import Retriever
-    from ragchat.store import Store, sentence_key, unit_texts
+    from ragchat.store import FaissStore, sentence_key, unit_texts
     from ragchat.vectors import EXACT, VectorIndex
 
     @dataclass
@@ -50,7 +50,7 @@ def main() -> int:
     suite = load_suite(ROOT / "bench" / "corpora" / "suite.json")
     rows = []
     for corpus in suite.corpora:
-        store = Store.load(suite.index_root / f"index-{corpus.name}")
+        store = FaissStore.load(suite.index_root / f"index-{corpus.name}")
         items = select_split(corpus.items, "all")
         texts = {}
         for chunk in store.chunks.values():

@@ -53,7 +53,7 @@ def main() -> int:
 
     import torch
 
-    from ragchat import Settings, Store, build_index, load_embedder
+    from ragchat import FaissStore, Settings, build_index, load_embedder
     from ragchat.indexing import chunker
     from ragchat.loading import discover, load_file, source_name
     from ragchat.tokens import seed_tiktoken_cache
@@ -80,7 +80,7 @@ def main() -> int:
 
         # Warm-up build (untimed): imports, tiktoken, pysbd, model first-call costs; gives the chunk texts.
         report = build_index(base, emb)
-        store = Store.load(base.index_dir)
+        store = FaissStore.load(base.index_dir)
         chunks = [store.chunks[i] for i in sorted(store.chunks)]
         texts = [c.text for c in chunks]
         n_chunks = len(texts)

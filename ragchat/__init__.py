@@ -19,7 +19,7 @@ from .indexing import IndexReport, build_index
 from .qa import QA, load
 from .retrieval import Retriever, open_retriever
 from .settings import Settings
-from .store import Store
+from .store import FaissStore, Store
 from .schema import answer_json
 from .types import Answer, Chunk, Citation, Document, Evidence, Hit
 
@@ -27,5 +27,5 @@ __all__ = [
     "Answer", "Chunk", "Citation", "ConfigError", "Document", "DocumentError", "DocumentNotFoundError", "Embedder",
     "Evidence", "Hit", "IndexBusyError", "IndexCorruptError", "IndexMismatchError", "IndexMissingError",
     "IndexReport", "ModelError", "QA", "QuestionError", "QuestionTooLongError", "RagError", "Retriever", "SeedsError",
-    "Settings", "Store", "answer_json", "build_index", "load", "load_embedder", "open_retriever",
+    "Settings", "Store", "FaissStore", "answer_json", "build_index", "load", "load_embedder", "open_retriever",
 ]

@@ -48,6 +48,7 @@ from .errors import (
     QuestionError,
     QuestionTooLongError,
     RagError,
+    StoreUnavailableError,
 )
 from .guard import BodyLimit, JsonGuard, UploadErrors, error_body
 from .qa import QA
@@ -68,6 +69,7 @@ _STATUS: tuple[tuple[type[RagError], int, str], ...] = (
     (DocumentNotFoundError, 404, "document_not_found"),
     (IndexBusyError, 503, "index_busy"),
     (IndexMissingError, 503, "index_missing"),
+    (StoreUnavailableError, 503, "store_unavailable"),  # Milvus down or restarting: retry later
     (BusyError, 503, "busy"),
     (ModeNotAllowedError, 403, "mode_not_allowed"),
     (ModelError, 503, "model_unavailable"),

@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _say_folders(settings: Settings) -> None:
     """Relative folders are the working directory's: say which ones this run uses, before anything else."""
-    print(f"ragchat: documents {settings.seeds_dir.resolve()}, index {settings.index_dir.resolve()}, "
+    where = settings.index_dir.resolve() if settings.store == "faiss" else f"milvus {settings.milvus_target}"
+    print(f"ragchat: documents {settings.seeds_dir.resolve()}, index {where}, "
           f"embedder {settings.embedder}", file=sys.stderr)
 
 
@@ -137,8 +138,9 @@ def _progress_bar() -> Callable[[int, int], None]:
 def _ensure_index(settings: Settings, embedder) -> None:
     """Build the index on first use so `search`/`ask` work on a fresh checkout."""
     from .indexing import build_index
+    from .store import index_exists
 
-    if not (settings.index_dir / "CURRENT").exists():
+    if not index_exists(settings):
         print(f"no index yet: building it from {settings.seeds_dir}/ ...", file=sys.stderr)
         print(build_index(settings, embedder, progress=_progress_bar()).summary(), file=sys.stderr)
 

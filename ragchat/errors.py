@@ -68,3 +68,7 @@ class BusyError(RagError):
 
 class ModeNotAllowedError(RagError):
     """The caller asked for an answer mode this server does not offer."""
+
+
+class StoreUnavailableError(RagError):
+    """The index server (Milvus) cannot be reached or opened."""

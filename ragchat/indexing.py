@@ -19,8 +19,8 @@ from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexM
 from .language import get as get_language
 from .loading import READER_VERSION, Limits, discover, file_sha256, load_file, source_name
 from .settings import Settings
-from .store import (Calibration, IndexConfig, Store, choose_kind, read_manifest, remove_orphans, sentence_key,
-                    unit_texts, write_lock)
+from .store import (Calibration, IndexConfig, SaveCounts, Store, choose_kind, index_manifest, new_store, open_store,
+                    remove_orphans, sentence_key, unit_texts, write_lock)
 from .tokens import get_encoding
 from .types import Chunk, Document
 
@@ -44,6 +44,7 @@ class IndexReport:
     seconds: float
     # Why the index was kept as it was without looking at any file (the folder is missing or empty), or None.
     kept: str | None = None
+    rows: SaveCounts | None = None  # what the store wrote (None: nothing written)
 
     def summary(self) -> str:
         if self.kept:
@@ -158,7 +159,7 @@ def build_index(
         if written:
             store.calibration = calibrate(store, embedder)
             store.use_kind(choose_kind(len(store), settings.hnsw_threshold))
-            store.save(settings.index_dir)
+            store.save()
     return IndexReport(
         added=tuple(d.source for d in docs if d.source not in known),
         updated=tuple(d.source for d in docs if d.source in known),
@@ -170,13 +171,14 @@ def build_index(
         rebuilt=why,
         written=written,
         seconds=time.perf_counter() - started,
+        rows=store.last_save if written else None,
     )
 
 
 def _indexed_files(settings: Settings) -> dict[str, str]:
     """The documents the current index holds (source → sha256), from its manifest; {} when there is none to read."""
     try:
-        files = read_manifest(settings.index_dir).get("files")
+        files = index_manifest(settings).get("files")
     except RagError:
         return {}
     return files if isinstance(files, dict) else {}
@@ -184,7 +186,7 @@ def _indexed_files(settings: Settings) -> dict[str, str]:
 
 def _indexed_chunks(settings: Settings) -> int:
     try:
-        return int(read_manifest(settings.index_dir).get("chunks", 0))
+        return int(index_manifest(settings).get("chunks", 0))
     except (RagError, TypeError, ValueError):
         return 0
 
@@ -197,16 +199,16 @@ def _names(files: dict[str, str], shown: int = 3) -> str:
 def _previous(settings: Settings, config: IndexConfig, rebuild: bool) -> tuple[Store, str | None]:
     """The store to update, and why it must be rebuilt from scratch (None: update incrementally)."""
     if rebuild:
-        return Store.empty(config), "--rebuild asked for"
+        return new_store(settings, config), "--rebuild asked for"
     try:
-        store = Store.load(settings.index_dir)
+        store = open_store(settings)
     except IndexMissingError:
-        return Store.empty(config), "no index yet"
+        return new_store(settings, config), "no index yet"
     except (IndexCorruptError, IndexMismatchError) as e:
         log.warning("rebuilding: %s", e)
-        return Store.empty(config), "previous index unreadable"
+        return new_store(settings, config), "previous index unreadable"
     if store.config != config:
-        return Store.empty(config), "embedder or chunking settings changed"
+        return new_store(settings, config), "embedder or chunking settings changed"
     return store, None
 
 
@@ -215,7 +217,7 @@ def _sentence_vectors(
 ) -> tuple[dict[str, np.ndarray], int]:
     """A vector for every sentence of the chunks: reused from the store when known, else embedded once."""
     texts = {sentence_key(t): t for c in chunks for t in unit_texts(c)}
-    vectors = {k: store.sentence_vectors[k] for k in texts if k in store.sentence_vectors}
+    vectors = store.known_sentence_vectors(texts)
     # Longest first, so each slice holds sentences of similar length: sentence-transformers sorts only within
     # one call, and mixed slices pad short sentences to the longest (22% more work measured).
     todo = sorted((k for k in texts if k not in vectors), key=lambda k: -len(texts[k]))
@@ -253,10 +255,8 @@ def chunk_vectors(chunks: list[Chunk], sentence_vectors: dict[str, np.ndarray], 
 
 def calibrate(store: Store, embedder: Embedder, sample: int = 20_000, seed: int = 0) -> Calibration:
     """How close questions the corpus cannot answer come to it, with this embedder (see Calibration)."""
-    if not store.sentence_vectors:
+    matrix = store.sentence_sample(sample, seed)
+    if not len(matrix):
         return Calibration()
-    matrix = np.stack(list(store.sentence_vectors.values()))
-    if len(matrix) > sample:
-        matrix = matrix[np.random.default_rng(seed).choice(len(matrix), sample, replace=False)]
     probes = embedder.encode_documents(list(store.language.probes or get_language("en").probes))
     return Calibration.from_probes((probes @ matrix.T).max(axis=1).tolist())

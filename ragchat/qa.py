@@ -23,6 +23,7 @@ from .indexing import IndexReport, Progress, build_index
 from .prompts import Prompts
 from .retrieval import Retriever, open_retriever
 from .settings import MODES, Settings
+from .store import index_exists
 from .types import Answer, Document, Evidence, Hit
 
 log = logging.getLogger(__name__)
@@ -289,10 +290,10 @@ class QA:
     def current(self) -> Retriever:
         """The retriever over the index that is current now. Another process (`ragchat index`, a second
         server) may have switched CURRENT to a newer generation: then it is loaded, once; if it cannot be
-        read, the one loaded before keeps serving. Costs one read of a small file."""
-        try:
-            name = (self.settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        except OSError:
+        read, the one loaded before keeps serving. Costs one read of a small file (FAISS) or one small
+        request (Milvus: the alias and the manifest row)."""
+        name = self.retriever.store.latest_generation()
+        if name is None:
             return self.retriever
         if name != self.retriever.store.generation:
             with self._reload:
@@ -388,7 +389,7 @@ def load(
     settings = settings or Settings.from_env()
     embedder = embedder or load_embedder(settings.embedder, settings.torch_threads)
     prompts = Prompts.load(settings.prompts_dir)
-    if build and not (settings.index_dir / "CURRENT").exists():
+    if build and not index_exists(settings):
         log.warning("no index in %s/: building it from %s/", settings.index_dir, settings.seeds_dir)
         build_index(settings, embedder)
     qa = QA(settings, embedder, open_retriever(settings, embedder), prompts)

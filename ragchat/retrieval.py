@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Collection
 
 from .embedding import Embedder
-from .store import Store
+from .store import Store, open_store
 from .types import Chunk, Hit
 
 KEYWORD_WEIGHT = 0.3
@@ -40,20 +40,16 @@ class Retriever:
         `sources` (document names) to search only those documents."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        # Restricted to some documents, every chunk is ranked and the others' dropped: the chosen documents'
-        # best chunks may all be below the usual candidate cut-off. Exact, and fine at library sizes.
-        n = max(k, self.candidates) if sources is None else max(k, len(self.store))
+        # Restricted to some documents (`sources`), the store searches only theirs (store.FaissStore.search_dense).
+        n = max(k, self.candidates)
         if method == "hybrid" and not self.embedder.reads(self.store.language.code):
             # Vectors of text the embedder was not trained on rank no better than chance and would only push
             # keyword matches down: a library in such a language is searched by its words.
             method = "keyword"
         if method != "keyword" and query_vector is None:
             query_vector = self.embedder.encode_query(question)
-        dense = self.store.search_dense(query_vector, n) if method != "keyword" else []
-        keyword = self.store.search_keyword(question, n) if method != "dense" else []
-        if sources is not None:
-            dense = [(c, s) for c, s in dense if c.source in sources]
-            keyword = [(c, s) for c, s in keyword if c.source in sources]
+        dense = self.store.search_dense(query_vector, n, sources) if method != "keyword" else []
+        keyword = self.store.search_keyword(question, n, sources) if method != "dense" else []
         return fuse(dense, keyword, k, "rrf" if method == "rrf" else "convex")
 
 
@@ -112,5 +108,5 @@ def open_retriever(settings, embedder: Embedder) -> Retriever:
     """The retriever over the current index, checked against the embedder that will encode queries."""
     from .indexing import index_config
 
-    store = Store.load(settings.index_dir, expect=index_config(settings, embedder))
+    store = open_store(settings, expect=index_config(settings, embedder))
     return Retriever(store, embedder, settings.candidates)

@@ -16,6 +16,8 @@ from .errors import ConfigError
 MODES = ("auto", "extractive", "local", "openai")
 # How the embedder runs: sentence-transformers on torch, or ONNX Runtime in fp32 or with int8 weights.
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
+# Where the index lives: FAISS + bm25s files in index_dir (embedded, the default), or a Milvus server.
+STORES = ("faiss", "milvus")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,14 @@ class Settings:
     tokenizer: str = "cl100k_base"
     chunk_tokens: int = 160
     chunk_overlap: int = 32
+
+    # The index backend (ragchat/store.py). With "milvus", milvus_uri is a local .db folder served in-process by
+    # milvus-lite (default: index_dir/milvus.db) or a server, http://host:19530 (Milvus Standalone, Distributed,
+    # Zilliz, or `milvus-lite server`); milvus_collection prefixes every collection and alias ragchat makes.
+    store: str = "faiss"
+    milvus_uri: str | None = None
+    milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication (Zilliz)
+    milvus_collection: str = "ragchat"
 
     # Above this many chunks the store switches from exact search to HNSW.
     hnsw_threshold: int = 50_000
@@ -91,6 +101,12 @@ class Settings:
             raise ConfigError(f"top_k must be greater than 0, got {self.top_k}: fix RAGCHAT_TOP_K")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}: fix RAGCHAT_MODE")
+        if self.store not in STORES:
+            raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}: fix RAGCHAT_STORE")
+        if not self.milvus_collection.isidentifier():
+            raise ConfigError(
+                f"milvus_collection must be letters, digits and underscores, got {self.milvus_collection!r}: "
+                "fix RAGCHAT_MILVUS_COLLECTION")
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise ConfigError("RAGCHAT_UI_AUTH must look like user:password")
         for name in ("max_top_k", "max_body_bytes", "max_upload_bytes", "max_upload_files", "max_session_messages",
@@ -109,6 +125,11 @@ class Settings:
     @property
     def embed_backend(self) -> str:
         return split_embedder(self.embedder)[1]
+
+    @property
+    def milvus_target(self) -> str:
+        """RAGCHAT_MILVUS_URI, or the milvus-lite folder inside the index folder when it is unset."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     def listed_modes(self) -> tuple[str, ...]:
         """RAGCHAT_MODES as a tuple (empty when unset: budget.allowed_modes then decides)."""

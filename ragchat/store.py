@@ -1,8 +1,11 @@
-"""The index on disk and in memory: vectors + BM25 + chunk table + document texts + manifest.
+"""The index: what retrieval, evidence and indexing ask of it (the `Store` protocol), and its default backend.
 
-Knows nothing of models or prompts: vectors come in already computed.
+Knows nothing of models or prompts: vectors come in already computed. Two backends implement `Store`:
+`FaissStore` here (FAISS vectors + bm25s + chunk table + document texts + manifest, files under `index/`, the
+default) and `MilvusStore` in milvus_store.py (RAGCHAT_STORE=milvus). `open_store` and friends at the end of
+this file choose between them from the settings; nothing else names a backend.
 
-On disk, `index/` holds generations: `index/gen-<n>/` is one complete index and `index/CURRENT` names the
+On disk, the FAISS backend's `index/` holds generations: `index/gen-<n>/` is one complete index and `index/CURRENT` names the
 live one. A save writes a new generation beside the old, then swaps CURRENT with an atomic rename, so a
 crash or kill at any moment leaves the previous index loadable; older generations are removed after.
 """
@@ -19,14 +22,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from .errors import ConfigError, IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from .keyword import KeywordIndex
 from .language import Language, get as get_language, majority
-from .settings import split_embedder
+from .settings import Settings, split_embedder
 from .types import Block, Chunk, Document
 from .vectors import EXACT, HNSW, VectorIndex
 
@@ -87,7 +90,74 @@ def keyword_text(chunk: Chunk) -> str:
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
-class Store:
+@dataclass(frozen=True)
+class SaveCounts:
+    """Rows one save wrote (inserted or replaced) and deleted: the cost of an update, counted. The FAISS
+    backend rewrites its files whole, so it counts every row as written; Milvus writes only rows that differ."""
+
+    chunks_upserted: int
+    chunks_deleted: int
+    sentences_upserted: int
+    sentences_deleted: int
+    meta_upserted: int  # documents and manifest (Milvus: rows of 16,000 characters)
+    meta_deleted: int
+
+
+def chunk_from_row(row: dict) -> Chunk:
+    """A Chunk from its asdict() form read back from JSON (lists where the dataclass has tuples)."""
+    row = dict(row)
+    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+    row["kinds"], row["headers"] = tuple(row["kinds"]), tuple(row["headers"])
+    return Chunk(**row)
+
+
+def document_from_row(row: dict) -> Document:
+    row = dict(row)
+    row["pages"] = tuple(tuple(p) for p in row["pages"])
+    row["blocks"] = tuple(Block(**b) for b in row["blocks"])
+    return Document(**row)
+
+
+class Store(Protocol):
+    """What retrieval, evidence, indexing and qa use of an index, whichever backend holds it.
+
+    Searches return (chunk, score) best first: dense scores are cosines, keyword scores BM25 (retrieval.fuse
+    normalises them by the best, so only their ratios matter). Changes (add/remove) are staged until `save`,
+    which makes them visible to readers all at once; `generation` names what a reader loaded and
+    `latest_generation` what is current in the backing storage now, so a server notices a newer index."""
+
+    config: IndexConfig
+    calibration: Calibration
+    generation: str | None
+    last_save: SaveCounts | None  # what the last save() wrote; None before any
+
+    @property
+    def documents(self) -> Mapping[str, Document]: ...
+    @property
+    def language(self) -> Language: ...
+    def __len__(self) -> int: ...
+    def search_dense(self, query_vector: np.ndarray, k: int, sources: Iterable[str] | None = None) -> list[tuple[Chunk, float]]: ...
+    def search_keyword(self, query: str, k: int, sources: Iterable[str] | None = None) -> list[tuple[Chunk, float]]: ...
+    def terms(self, texts: Sequence[str]) -> list[list[str]]: ...
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]: ...
+    def sentences_of(self, chunk: Chunk) -> np.ndarray: ...
+    def heading_vector(self, chunk: Chunk) -> np.ndarray | None: ...
+    def chunk(self, chunk_id: str) -> Chunk | None: ...
+    def files(self) -> dict[str, str]: ...
+    def known_sentence_vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]: ...
+    def sentence_sample(self, n: int, seed: int) -> np.ndarray: ...
+    def add_document(
+        self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: dict[str, np.ndarray]
+    ) -> None: ...
+    def remove_document(self, source: str) -> int: ...
+    def use_kind(self, kind: str) -> None: ...
+    def save(self) -> str: ...
+    def latest_generation(self) -> str | None: ...
+
+
+class FaissStore:
+    """The default backend: everything in memory, saved as files in one folder (see the module docstring)."""
+
     def __init__(
         self,
         config: IndexConfig,
@@ -109,6 +179,8 @@ class Store:
         self._by_chunk_id = {c.id: i for i, c in chunks.items()}
         self.calibration = calibration or Calibration()
         self.generation: str | None = None  # the gen-* folder this was loaded from (None: not loaded)
+        self.index_dir: Path | None = None  # where `save()` writes and `latest_generation` looks
+        self.last_save: SaveCounts | None = None
         self._language: Language | None = keyword.language if keyword is not None else None
 
     @property
@@ -119,8 +191,10 @@ class Store:
         return self._language
 
     @classmethod
-    def empty(cls, config: IndexConfig) -> "Store":
-        return cls(config, VectorIndex(config.dim, EXACT), {}, {})
+    def empty(cls, config: IndexConfig, index_dir: Path | None = None) -> "FaissStore":
+        store = cls(config, VectorIndex(config.dim, EXACT), {}, {})
+        store.index_dir = index_dir
+        return store
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -131,6 +205,19 @@ class Store:
 
     def heading_vector(self, chunk: Chunk) -> np.ndarray | None:
         return self.sentence_vectors.get(sentence_key(chunk.heading)) if chunk.heading else None
+
+    def known_sentence_vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those sentence keys that have one (indexing reuses them instead of embedding)."""
+        return {k: self.sentence_vectors[k] for k in keys if k in self.sentence_vectors}
+
+    def sentence_sample(self, n: int, seed: int) -> np.ndarray:
+        """Up to n stored sentence vectors drawn at random (calibration); all of them when there are fewer."""
+        if not self.sentence_vectors:
+            return np.zeros((0, self.config.dim), dtype=np.float32)
+        matrix = np.stack(list(self.sentence_vectors.values()))
+        if len(matrix) > n:
+            matrix = matrix[np.random.default_rng(seed).choice(len(matrix), n, replace=False)]
+        return matrix
 
     # --- changes -------------------------------------------------------------------------------
 
@@ -179,11 +266,23 @@ class Store:
             self._keyword = KeywordIndex.build(ids, [keyword_text(self.chunks[i]) for i in ids], self.language)
         return self._keyword
 
-    def search_dense(self, query_vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        return [(self.chunks[i], s) for i, s in self.vectors.search(query_vector, k)]
+    # Restricted to some documents (`sources`), every chunk is ranked and the others' dropped: the chosen
+    # documents' best chunks may all be below the usual cut-off k. Exact, and fine at library sizes.
+    def search_dense(
+        self, query_vector: np.ndarray, k: int, sources: Iterable[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        if sources is None:
+            return [(self.chunks[i], s) for i, s in self.vectors.search(query_vector, k)]
+        wanted = set(sources)
+        ranked = self.vectors.search(query_vector, max(k, len(self)))
+        return [(self.chunks[i], s) for i, s in ranked if self.chunks[i].source in wanted]
 
-    def search_keyword(self, query: str, k: int) -> list[tuple[Chunk, float]]:
-        return [(self.chunks[i], s) for i, s in self.keyword.search(query, k)]
+    def search_keyword(self, query: str, k: int, sources: Iterable[str] | None = None) -> list[tuple[Chunk, float]]:
+        if sources is None:
+            return [(self.chunks[i], s) for i, s in self.keyword.search(query, k)]
+        wanted = set(sources)
+        ranked = self.keyword.search(query, max(k, len(self)))
+        return [(self.chunks[i], s) for i, s in ranked if self.chunks[i].source in wanted]
 
     def terms(self, texts: Sequence[str]) -> list[list[str]]:
         """The keyword terms of each text, made as the keyword index makes them."""
@@ -202,8 +301,21 @@ class Store:
 
     # --- persistence ---------------------------------------------------------------------------
 
-    def save(self, index_dir: Path) -> Path:
-        """Write a new generation and make it current atomically; returns its folder."""
+    def latest_generation(self) -> str | None:
+        """The generation CURRENT names now (one read of a small file); None when it cannot be read."""
+        if self.index_dir is None:
+            return None
+        try:
+            return (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def save(self, index_dir: Path | None = None) -> str:
+        """Write a new generation and make it current atomically; returns its name (the gen-* folder)."""
+        index_dir = index_dir or self.index_dir
+        if index_dir is None:
+            raise ValueError("save() needs the index folder: pass it, or load the store from one")
+        self.index_dir = index_dir
         index_dir.mkdir(parents=True, exist_ok=True)
         name = f"gen-{time.time_ns()}"
         tmp = index_dir / f".{name}.tmp"
@@ -252,10 +364,12 @@ class Store:
         for old in index_dir.iterdir():
             if old.is_dir() and old.name != name and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
                 shutil.rmtree(old, ignore_errors=True)
-        return final
+        self.generation = name
+        self.last_save = SaveCounts(len(ids), 0, len(keys), 0, len(self.documents) + 1, 0)
+        return name
 
     @classmethod
-    def load(cls, index_dir: Path, expect: IndexConfig | None = None) -> "Store":
+    def load(cls, index_dir: Path, expect: IndexConfig | None = None) -> "FaissStore":
         """Load the current generation. `expect` checks embedder and dim (what queries depend on)."""
         gen = current_generation(index_dir)
         manifest = read_manifest(index_dir)
@@ -278,16 +392,12 @@ class Store:
                 for line in f:
                     row = json.loads(line)
                     i = row.pop("row")
-                    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
-                    row["kinds"], row["headers"] = tuple(row["kinds"]), tuple(row["headers"])
-                    chunks[i] = Chunk(**row)
+                    chunks[i] = chunk_from_row(row)
             documents: dict[str, Document] = {}
             with (gen / "documents.jsonl").open(encoding="utf-8") as f:
                 for line in f:
-                    row = json.loads(line)
-                    row["pages"] = tuple(tuple(p) for p in row["pages"])
-                    row["blocks"] = tuple(Block(**b) for b in row["blocks"])
-                    documents[row["source"]] = Document(**row)
+                    doc = document_from_row(json.loads(line))
+                    documents[doc.source] = doc
             keyword = KeywordIndex.load(gen / "keyword", get_language(manifest["language"]))
             calibration = Calibration(**manifest["calibration"])
             keys = json.loads((gen / "sentence_keys.json").read_text(encoding="utf-8"))
@@ -307,6 +417,7 @@ class Store:
             )
         store = cls(config, vectors, chunks, documents, sentence_vectors, keyword, manifest["next_id"], calibration)
         store.generation = gen.name
+        store.index_dir = index_dir
         return store
 
 
@@ -451,3 +562,45 @@ def _fsync(path: Path) -> None:
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         _fsync(path)
+
+
+# --- the backend the settings choose -------------------------------------------------------------------
+# One place decides between FAISS files and Milvus; the Milvus module (and pymilvus) is imported only when
+# RAGCHAT_STORE=milvus, so the default path needs neither.
+
+
+def open_store(settings: Settings, expect: IndexConfig | None = None) -> Store:
+    """The current index for reading and updating; IndexMissingError when none was built yet."""
+    if settings.store == "milvus":
+        from .milvus_store import MilvusStore
+
+        return MilvusStore.load(settings, expect)
+    return FaissStore.load(settings.index_dir, expect)
+
+
+def new_store(settings: Settings, config: IndexConfig) -> Store:
+    """An empty index that replaces the current one when saved (a full rebuild)."""
+    if settings.store == "milvus":
+        from .milvus_store import MilvusStore
+
+        return MilvusStore.empty(settings, config)
+    return FaissStore.empty(config, settings.index_dir)
+
+
+def index_manifest(settings: Settings) -> dict:
+    """The current index's manifest (files, chunks, config, …) without loading the index."""
+    if settings.store == "milvus":
+        from .milvus_store import read_milvus_manifest
+
+        return read_milvus_manifest(settings)
+    return read_manifest(settings.index_dir)
+
+
+def index_exists(settings: Settings) -> bool:
+    try:
+        index_manifest(settings)
+    except IndexMissingError:
+        return False
+    except RagError:
+        return True  # there is one, but it cannot be read: loading it says why
+    return True

@@ -38,11 +38,42 @@ def seed_index(tmp_path_factory, embedder):
     return settings
 
 
+# Both index backends run the retrieval, evidence and answer tests: FAISS files (the default) and Milvus
+# through milvus-lite (a local .db folder, served in-process; test_milvus.py covers the network path).
+BACKENDS = ("faiss", "milvus")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def store_backend(request) -> str:
+    return request.param
+
+
+def on_backend(settings, backend: str):
+    """The same settings with the index in the given backend (Milvus: a milvus-lite folder in the index folder)."""
+    return settings.replace(store=backend)
+
+
 @pytest.fixture(scope="session")
-def retriever(seed_index, embedder):
+def milvus_seed_index(tmp_path_factory, embedder, seed_index):
+    """Settings whose index over the real seeds is in Milvus (milvus-lite), built once per session; read-only."""
+    from ragchat import build_index
+
+    settings = on_backend(seed_index.replace(index_dir=tmp_path_factory.mktemp("seed-milvus")), "milvus")
+    build_index(settings, embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def backend_index(request, store_backend, seed_index):
+    """Settings whose index over the real seeds is in `store_backend` (built once per session; read-only)."""
+    return seed_index if store_backend == "faiss" else request.getfixturevalue("milvus_seed_index")
+
+
+@pytest.fixture(scope="session")
+def retriever(backend_index, embedder):
     from ragchat import open_retriever
 
-    return open_retriever(seed_index, embedder)
+    return open_retriever(backend_index, embedder)
 
 
 @pytest.fixture

@@ -560,13 +560,13 @@ def test_killing_the_app_while_it_indexes_an_upload_loses_nothing(browser, seed_
 
     import httpx
 
-    from ragchat.store import Store
+    from ragchat.store import FaissStore
     from tests.app_process import app_process
 
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(seed_index.seeds_dir, seeds)
     shutil.copytree(seed_index.index_dir, index)
-    before = Store.load(index).files()
+    before = FaissStore.load(index).files()
     upload = tmp_path / "quenby-archive.txt"
     facts = [f"Shelf {i} of the Quenby archive holds {i * 7 % 97 + 3} ledgers about {word} trade."
              for i, word in zip(range(1, 1500), ["salt", "wool", "amber", "tin", "rope", "grain"] * 300)]
@@ -585,7 +585,7 @@ def test_killing_the_app_while_it_indexes_an_upload_loses_nothing(browser, seed_
         app.process.send_signal(signal.SIGKILL)
         app.process.wait(timeout=20)
         page.context.close()
-    after_kill = Store.load(index)  # the last good generation, whole
+    after_kill = FaissStore.load(index)  # the last good generation, whole
     assert after_kill.files() == before  # killed mid-way: 1,500 sentences take far longer than a second to embed
     with app_process(seeds, index, tmp_path / "second.log", ready_s=600) as app, \
             httpx.Client(base_url=app.url, timeout=120, trust_env=False) as http:
@@ -595,4 +595,4 @@ def test_killing_the_app_while_it_indexes_an_upload_loses_nothing(browser, seed_
         assert "end of July" in body["answer"], body
     assert "Traceback" not in app.output()
     assert not list(index.glob(".gen-*")), "a killed build's leftovers stay"
-    assert set(Store.load(index).files()) == set(before) | {upload.name}
+    assert set(FaissStore.load(index).files()) == set(before) | {upload.name}

@@ -28,9 +28,9 @@ def test_sentence_spans_are_exact_and_respect_paragraphs(seed_text):
 
 
 def test_every_seed_chunk_is_an_exact_slice_and_fits_the_embedder(seed_index, embedder):
-    from ragchat import Store
+    from ragchat import FaissStore
 
-    store = Store.load(seed_index.index_dir)
+    store = FaissStore.load(seed_index.index_dir)
     assert len(store) > 10
     for chunk in store.chunks.values():
         source_text = store.documents[chunk.source].text

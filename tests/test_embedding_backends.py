@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from ragchat import Settings, Store, build_index
+from ragchat import FaissStore, Settings, build_index
 from ragchat.embedding import load_embedder, split_name
 from ragchat.errors import IndexMismatchError, ModelError
 from ragchat.store import current_generation, read_manifest
@@ -88,7 +88,7 @@ def test_switching_backend_rebuilds_and_the_manifest_says_which(corpus, tmp_path
     from ragchat.indexing import index_config
 
     with pytest.raises(IndexMismatchError, match=r"all-MiniLM-L6-v2\+onnx-int8.*index --rebuild"):
-        Store.load(settings.index_dir, expect=index_config(settings, embedder))
+        FaissStore.load(settings.index_dir, expect=index_config(settings, embedder))
 
 
 def test_an_index_of_another_format_says_what_built_it(corpus, tmp_path, embedder):

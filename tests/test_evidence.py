@@ -22,13 +22,14 @@ CHRONICLE = (
 
 
 @pytest.fixture(scope="module")
-def chronicle(tmp_path_factory, embedder):
+def chronicle(tmp_path_factory, embedder, store_backend):
     from ragchat import Settings, build_index, open_retriever
 
     root = tmp_path_factory.mktemp("chronicle")
     (root / "seeds").mkdir()
     (root / "seeds" / "chronicle.txt").write_text(CHRONICLE, encoding="utf-8")
-    settings = Settings(seeds_dir=root / "seeds", index_dir=root / "index", chunk_tokens=80, chunk_overlap=0)
+    settings = Settings(seeds_dir=root / "seeds", index_dir=root / "index", chunk_tokens=80, chunk_overlap=0,
+                        store=store_backend)
     build_index(settings, embedder)
     return open_retriever(settings, embedder)
 
@@ -81,14 +82,14 @@ FAQ = (
 
 
 @pytest.fixture(scope="module")
-def faq(tmp_path_factory, embedder):
+def faq(tmp_path_factory, embedder, store_backend):
     from ragchat import Settings, build_index, open_retriever
 
     root = tmp_path_factory.mktemp("faq")
     (root / "seeds").mkdir()
     (root / "seeds" / "guide.md").write_text(FAQ, encoding="utf-8")
     (root / "seeds" / "copy.md").write_text(FAQ, encoding="utf-8")  # the same words in a second file
-    settings = Settings(seeds_dir=root / "seeds", index_dir=root / "index")
+    settings = Settings(seeds_dir=root / "seeds", index_dir=root / "index", store=store_backend)
     build_index(settings, embedder)
     return open_retriever(settings, embedder)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ragchat import SeedsError, Store, build_index
+from ragchat import FaissStore, SeedsError, build_index
 from ragchat.store import unit_texts
 from ragchat.store import current_generation
 
@@ -18,7 +18,7 @@ def test_incremental_updates(corpus, settings_for, embedder):
     settings = settings_for(corpus)
     first = build_index(settings, embedder)
     assert first.rebuilt == "no index yet" and first.chunks > 10
-    assert first.embedded == len({t for c in Store.load(settings.index_dir).chunks.values() for t in unit_texts(c)})
+    assert first.embedded == len({t for c in FaissStore.load(settings.index_dir).chunks.values() for t in unit_texts(c)})
 
     again = build_index(settings, embedder)
     assert (again.embedded, again.written, again.rebuilt) == (0, False, None)
@@ -35,7 +35,7 @@ def test_incremental_updates(corpus, settings_for, embedder):
     changed = build_index(settings, embedder)
     assert changed.updated == (SEED_FILE.name,)
     assert changed.embedded == 1  # only the edited sentence
-    store = Store.load(settings.index_dir)
+    store = FaissStore.load(settings.index_dir)
     assert any("Sunan Airport in Pyongyang" in c.text for c in store.chunks.values())
     assert not any("Sunan International Airport" in c.text for c in store.chunks.values())
 
@@ -43,7 +43,7 @@ def test_incremental_updates(corpus, settings_for, embedder):
     (corpus / "extra.md").unlink()
     removed = build_index(settings, embedder)
     assert removed.removed == ("extra.md",) and removed.embedded == 0
-    assert {c.source for c in Store.load(settings.index_dir).chunks.values()} == {SEED_FILE.name}
+    assert {c.source for c in FaissStore.load(settings.index_dir).chunks.values()} == {SEED_FILE.name}
 
 
 def test_files_read_by_an_older_reader_are_read_again_reusing_their_vectors(corpus, settings_for, embedder):
@@ -55,13 +55,13 @@ def test_files_read_by_an_older_reader_are_read_again_reusing_their_vectors(corp
 
     settings = settings_for(corpus)
     build_index(settings, embedder)
-    store = Store.load(settings.index_dir)
+    store = FaissStore.load(settings.index_dir)
     assert store.documents[SEED_FILE.name].reader == READER_VERSION
     store.documents[SEED_FILE.name] = replace(store.documents[SEED_FILE.name], reader=READER_VERSION - 1)
     store.save(settings.index_dir)  # as an older ragchat left it
     again = build_index(settings, embedder)
     assert again.updated == (SEED_FILE.name,) and again.embedded == 0 and again.written
-    assert Store.load(settings.index_dir).documents[SEED_FILE.name].reader == READER_VERSION
+    assert FaissStore.load(settings.index_dir).documents[SEED_FILE.name].reader == READER_VERSION
     assert build_index(settings, embedder).unchanged == (SEED_FILE.name,)
 
 
@@ -69,7 +69,7 @@ def test_changed_chunking_rebuilds_everything(corpus, settings_for, embedder):
     build_index(settings_for(corpus), embedder)
     report = build_index(settings_for(corpus, chunk_tokens=96, chunk_overlap=16), embedder)
     assert report.rebuilt == "embedder or chunking settings changed"
-    assert Store.load(settings_for(corpus).index_dir).config.chunk_tokens == 96
+    assert FaissStore.load(settings_for(corpus).index_dir).config.chunk_tokens == 96
 
 
 def test_rebuild_flag(corpus, settings_for, embedder):
@@ -110,7 +110,7 @@ def test_corrupt_previous_index_is_rebuilt(corpus, settings_for, embedder):
     (current_generation(settings.index_dir) / "chunks.jsonl").write_text("garbage", encoding="utf-8")
     report = build_index(settings, embedder)
     assert report.rebuilt == "previous index unreadable"
-    assert len(Store.load(settings.index_dir)) == report.chunks
+    assert len(FaissStore.load(settings.index_dir)) == report.chunks
 
 
 def _cli_env(**extra) -> dict:
@@ -133,7 +133,7 @@ def test_indexing_needs_no_network(corpus, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "1 added" in result.stdout
-    assert len(Store.load(tmp_path / "index")) > 10
+    assert len(FaissStore.load(tmp_path / "index")) > 10
 
 
 def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_for, embedder):
@@ -146,7 +146,7 @@ def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_f
         (seeds / f"copy-{i:02d}.txt").write_text(". ".join(sentences), encoding="utf-8")
     settings = settings_for(seeds)
     before = build_index(settings, embedder)
-    expected = len(Store.load(settings.index_dir))
+    expected = len(FaissStore.load(settings.index_dir))
     assert expected == before.chunks
 
     tag = f"kill-test-{os.getpid()}-{time.time_ns()}"  # marks the builds' processes, reader children included
@@ -161,7 +161,7 @@ def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_f
         finished = proc.poll() is not None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        store = Store.load(settings.index_dir)  # must never raise
+        store = FaissStore.load(settings.index_dir)  # must never raise
         assert len(store) == expected
         if finished:
             break
@@ -206,7 +206,7 @@ def test_a_missing_or_empty_folder_keeps_the_index(corpus, settings_for, embedde
     missing = build_index(settings, embedder)
     assert missing.kept and "does not exist" in missing.kept
     assert current_generation(settings.index_dir) == generation  # untouched
-    assert len(Store.load(settings.index_dir)) == built.chunks
+    assert len(FaissStore.load(settings.index_dir)) == built.chunks
 
 
 def test_a_folder_holding_none_of_the_indexed_documents_is_refused(corpus, settings_for, embedder):
@@ -217,7 +217,7 @@ def test_a_folder_holding_none_of_the_indexed_documents_is_refused(corpus, setti
     (corpus / "upload.txt").write_text("A file uploaded into an emptied folder.", encoding="utf-8")
     with pytest.raises(SeedsError, match=r"none of the 1 indexed documents .*--rebuild"):
         build_index(settings, embedder)
-    assert len(Store.load(settings.index_dir)) == built.chunks
+    assert len(FaissStore.load(settings.index_dir)) == built.chunks
     report = build_index(settings, embedder, rebuild=True)  # what the message says to do when it is meant
     assert report.added == ("upload.txt",)
 
@@ -258,7 +258,7 @@ def test_an_index_path_that_is_a_file_says_so(corpus, tmp_path, embedder):
     with pytest.raises(ConfigError, match="index-file is a file, not a folder.*RAGCHAT_INDEX_DIR"):
         build_index(settings, embedder)
     with pytest.raises(ConfigError, match="is a file, not a folder"):
-        Store.load(settings.index_dir)
+        FaissStore.load(settings.index_dir)
     with pytest.raises(ConfigError, match="cannot create the index folder.*RAGCHAT_INDEX_DIR"):
         build_index(settings.replace(index_dir=tmp_path / "index-file" / "index"), embedder)
 
@@ -294,4 +294,4 @@ def test_an_upload_into_a_missing_folder_does_not_drop_the_index(corpus, setting
     upload.write_text("The Zorblat festival is held in April.", encoding="utf-8")
     with pytest.raises(SeedsError, match="none of the 2 indexed documents"):
         ui.Library(qa).add([(upload, "upload.txt")])
-    assert sorted(Store.load(settings.index_dir).documents) == [SEED_FILE.name, "second.txt"]
+    assert sorted(FaissStore.load(settings.index_dir).documents) == [SEED_FILE.name, "second.txt"]

@@ -9,8 +9,8 @@ from ragchat.qa import load
 
 
 @pytest.fixture(scope="module")
-def qa(seed_index, embedder):
-    return load(seed_index.replace(mode="extractive"), embedder)
+def qa(backend_index, embedder):
+    return load(backend_index.replace(mode="extractive"), embedder)
 
 
 def _assert_exact(answer: Answer, qa) -> None:
@@ -215,11 +215,12 @@ def test_join_parts_numbers_citations_across_parts():
     assert [(c.n, c.start) for c in joined.citations] == [(1, 0), (2, 30)]
 
 
-def test_an_index_written_by_another_process_is_picked_up(corpus, settings_for, embedder):
-    """`ragchat index` run beside the server switches CURRENT; the next question searches the new generation."""
+def test_an_index_written_by_another_process_is_picked_up(corpus, settings_for, embedder, store_backend):
+    """`ragchat index` run beside the server switches CURRENT (Milvus: the alias); the next question searches
+    the new generation."""
     from ragchat import build_index
 
-    settings = settings_for(corpus, mode="extractive")
+    settings = settings_for(corpus, mode="extractive", store=store_backend)
     build_index(settings, embedder)
     qa = load(settings, embedder)
     assert qa.document("zorblat.txt") is None

@@ -19,7 +19,7 @@ def test_an_index_embedded_by_ray_actors_equals_the_plain_one(seed_index, embedd
     from ragchat import Settings, build_index
     from ragchat.ray_embedding import RayOptions, ray_embedder, shutdown
     from ragchat.retrieval import Retriever
-    from ragchat.store import Store, unit_texts, sentence_key
+    from ragchat.store import FaissStore, sentence_key, unit_texts
 
     settings = Settings(seeds_dir=seed_index.seeds_dir, index_dir=tmp_path / "index")
     seen: list[tuple[int, int]] = []
@@ -29,7 +29,7 @@ def test_an_index_embedded_by_ray_actors_equals_the_plain_one(seed_index, embedd
     finally:
         shutdown()
     assert report.embedded > 100 and seen[-1] == (report.embedded, report.embedded)
-    plain, by_ray = Store.load(seed_index.index_dir), Store.load(settings.index_dir)
+    plain, by_ray = FaissStore.load(seed_index.index_dir), FaissStore.load(settings.index_dir)
     assert [c.text for c in by_ray.chunks.values()] == [c.text for c in plain.chunks.values()]
     keys = sorted({sentence_key(t) for c in plain.chunks.values() for t in unit_texts(c)})
     a = np.stack([plain.sentence_vectors[k] for k in keys])

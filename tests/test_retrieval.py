@@ -74,7 +74,7 @@ def test_a_library_in_a_language_the_embedder_does_not_read_is_searched_by_its_w
 
     from ragchat import Settings, build_index
     from ragchat.retrieval import Retriever
-    from ragchat.store import Store
+    from ragchat.store import FaissStore
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -83,7 +83,7 @@ def test_a_library_in_a_language_the_embedder_does_not_read_is_searched_by_its_w
         "网络配置保存在 /etc/network/interfaces 文件中。\n", encoding="utf-8")
     settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index")
     build_index(settings, embedder)
-    store = Store.load(settings.index_dir)
+    store = FaissStore.load(settings.index_dir)
     assert store.language.code == "zh" and not embedder.reads("zh") and embedder.reads("en")
     hits = Retriever(store, embedder).search("网络配置保存在哪里？", 2)
     assert "网络配置" in hits[0].chunk.text

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ragchat import Chunk, Document, IndexCorruptError, IndexMismatchError, IndexMissingError, Store
+from ragchat import Chunk, Document, FaissStore, IndexCorruptError, IndexMismatchError, IndexMissingError
 from ragchat.store import IndexConfig, current_generation, sentence_key
 from ragchat.vectors import EXACT, HNSW, VectorIndex
 
@@ -56,9 +56,9 @@ def test_hnsw_compacts_after_many_deletions():
     assert index.search(vecs[70], 1)[0][0] == 70
 
 
-def _store() -> Store:
+def _store() -> FaissStore:
     rng = np.random.default_rng(2)
-    store = Store.empty(CONFIG)
+    store = FaissStore.empty(CONFIG)
     for source in ("a.txt", "b.txt"):
         doc, chunks = _doc(source, 5)
         vectors = _unit(rng, 5)
@@ -69,7 +69,7 @@ def _store() -> Store:
 def test_store_round_trip_and_delete(tmp_path):
     store = _store()
     store.save(tmp_path)
-    loaded = Store.load(tmp_path, expect=CONFIG)
+    loaded = FaissStore.load(tmp_path, expect=CONFIG)
     assert len(loaded) == 10
     assert loaded.files() == {"a.txt": "a.txt" * 4, "b.txt": "b.txt" * 4}
     assert loaded.search_keyword("sentence a.txt number 3", 1)[0][0].id == "a.txt-3"
@@ -79,7 +79,7 @@ def test_store_round_trip_and_delete(tmp_path):
     assert {c.source for c in loaded.chunks.values()} == {"b.txt"}
     assert all(c.source == "b.txt" for c, _ in loaded.search_keyword("sentence number", 10))
     loaded.save(tmp_path)
-    again = Store.load(tmp_path)
+    again = FaissStore.load(tmp_path)
     assert len(again) == 5
     assert len(again.sentence_vectors) == 5  # the removed document's sentence vectors are gone too
     # Only the live generation is kept.
@@ -88,14 +88,14 @@ def test_store_round_trip_and_delete(tmp_path):
 
 def test_missing_index_names_the_command(tmp_path):
     with pytest.raises(IndexMissingError, match="run `ragchat index`"):
-        Store.load(tmp_path)
+        FaissStore.load(tmp_path)
 
 
 def test_index_from_another_embedder_is_refused(tmp_path):
     _store().save(tmp_path)
     other = IndexConfig(embedder="other-model", dim=16, tokenizer="cl100k_base", chunk_tokens=100, chunk_overlap=10)
     with pytest.raises(IndexMismatchError, match=r"built with embedder test \(dim 8\).*ragchat index --rebuild"):
-        Store.load(tmp_path, expect=other)
+        FaissStore.load(tmp_path, expect=other)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_truncated_files_are_detected(tmp_path, victim):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexCorruptError, match="ragchat index --rebuild"):
-        Store.load(tmp_path)
+        FaissStore.load(tmp_path)
 
 
 def test_garbled_files_are_detected(tmp_path):
@@ -117,17 +117,17 @@ def test_garbled_files_are_detected(tmp_path):
     size = path.stat().st_size
     path.write_bytes(b"\xff" * size)  # same size, so only parsing can tell
     with pytest.raises(IndexCorruptError, match="cannot be read"):
-        Store.load(tmp_path)
+        FaissStore.load(tmp_path)
     (gen / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="manifest.json cannot be read"):
-        Store.load(tmp_path)
+        FaissStore.load(tmp_path)
 
 
 def test_dangling_current_pointer(tmp_path):
     _store().save(tmp_path)
     (tmp_path / "CURRENT").write_text("gen-404\n", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="missing index generation"):
-        Store.load(tmp_path)
+        FaissStore.load(tmp_path)
 
 
 def test_manifest_records_config_and_files(tmp_path):
@@ -144,6 +144,6 @@ def test_store_can_switch_to_hnsw_and_back(tmp_path):
     vec = store.sentences_of(store.chunk("a.txt-1"))[0]
     store.use_kind(HNSW)
     store.save(tmp_path)
-    loaded = Store.load(tmp_path)
+    loaded = FaissStore.load(tmp_path)
     assert loaded.vectors.kind == HNSW
     assert loaded.search_dense(vec, 1)[0][0].id == "a.txt-1"
