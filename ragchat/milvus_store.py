@@ -57,7 +57,11 @@ MAX_LIMIT = 16_384  # Milvus refuses a search limit above this (topk); ragchat a
 TEXT_PART = 16_000  # characters per meta row: at most 64,000 UTF-8 bytes, under VARCHAR's 65,535
 BATCH = 500  # rows per insert/upsert/get request: well under gRPC's 64 MB message limit at dim 1024
 CACHE = 4_096  # sentence vectors a reader keeps (evidence asks for the same hits' sentences again and again)
-TIMEOUT = 10.0  # seconds to wait for a Milvus server before saying it cannot be reached
+# Seconds any one request may take (pymilvus applies the client's timeout to every call, not only to connecting).
+# Not 10: milvus-lite's own searches take up to 5 s at 1M rows (docs/BENCHMARKS.md), and one full test run under
+# load failed to open the seed index in Milvus once with 10 (error text not kept; the timeout is the likely cause,
+# not proven). A refused connection fails at once regardless.
+TIMEOUT = 60.0
 
 
 def connect(settings: Settings):
