@@ -40,7 +40,8 @@ def seed_index(tmp_path_factory, embedder):
 
 # Both index backends run the retrieval, evidence and answer tests: FAISS files (the default) and Milvus
 # through milvus-lite (a local .db folder, served in-process; test_milvus.py covers the network path).
-BACKENDS = ("faiss", "milvus")
+# The Milvus runs are slow-marked: `make test` stays within its few minutes, and CI runs them (`pytest -m slow`).
+BACKENDS = ("faiss", pytest.param("milvus", marks=pytest.mark.slow))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

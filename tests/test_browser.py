@@ -395,6 +395,7 @@ def test_a_question_waiting_for_the_server_says_it_is_queued(browser, qa, slow):
             p.context.close()
 
 
+@pytest.mark.slow
 def test_stop_frees_the_local_model_while_it_writes(browser, qa, smollm2):
     """Stop during a local answer: the runtime stops generating at once (measured against the same generation
     run to the end), and the next question can use it. The model is the tiny SmolLM2, asked for a long story so

@@ -145,6 +145,7 @@ def test_local_model_answers_with_verified_citations(seed_index, embedder):
             assert qa.document(c.source).text[c.start : c.end] == c.quote
 
 
+@pytest.mark.slow
 def test_closing_a_local_generation_stops_the_model_at_its_next_token(smollm2):
     """Stop in the chat, or a client that hangs up, closes the answer path: the runtime must stop generating
     then, not finish a long answer nobody reads. Measured against the same generation run to the end."""

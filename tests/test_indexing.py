@@ -136,6 +136,7 @@ def test_indexing_needs_no_network(corpus, tmp_path):
     assert len(FaissStore.load(tmp_path / "index")) > 10
 
 
+@pytest.mark.slow
 def test_killing_a_build_leaves_the_previous_index_loadable(tmp_path, settings_for, embedder):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
