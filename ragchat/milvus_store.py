@@ -45,7 +45,7 @@ from .errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexMis
 from .language import Language, get as get_language, majority
 from .settings import Settings, split_embedder
 from .store import (FORMAT_VERSION, REBUILD_HINT, Calibration, IndexConfig, SaveCounts, check_compatible, chunk_from_row,
-                    document_from_row, keyword_text, library_versions, sentence_key, unit_texts)
+                    document_from_row, keyword_text, library_versions, sentence_key, unit_texts, unit_vectors)
 from .types import Chunk, Document
 from .vectors import EXACT, HNSW, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 
@@ -472,12 +472,7 @@ class MilvusStore:
     def add_document(
         self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: dict[str, np.ndarray]
     ) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        for chunk in chunks:
-            for text in unit_texts(chunk):
-                key = sentence_key(text)
-                self._new_sentences[key] = sentence_vectors[key]
+        self._new_sentences.update(unit_vectors(chunks, vectors, sentence_vectors))
         if doc.source in self._documents:
             self.remove_document(doc.source)
         table = self._table()

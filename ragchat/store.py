@@ -85,6 +85,15 @@ def unit_texts(chunk: Chunk) -> list[str]:
     return chunk.embed_texts() + ([chunk.heading] if chunk.heading else [])
 
 
+def unit_vectors(chunks: Sequence[Chunk], vectors: np.ndarray, sentence_vectors: Mapping[str, np.ndarray]
+                 ) -> dict[str, np.ndarray]:
+    """The vector of every unit of the chunks, by sentence key; what add_document stores beside one vector per
+    chunk (checked: a chunk without its vector is a caller's bug)."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    return {sentence_key(t): sentence_vectors[sentence_key(t)] for c in chunks for t in unit_texts(c)}
+
+
 def keyword_text(chunk: Chunk) -> str:
     """What BM25 indexes: the passage under its heading path, so "apt-get" finds the section about it."""
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
@@ -235,12 +244,7 @@ class FaissStore:
         self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: dict[str, np.ndarray]
     ) -> None:
         """Add (or replace) a document: one vector per chunk, and a vector for every sentence key of its chunks."""
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        for chunk in chunks:
-            for text in unit_texts(chunk):
-                key = sentence_key(text)
-                self.sentence_vectors[key] = sentence_vectors[key]
+        self.sentence_vectors.update(unit_vectors(chunks, vectors, sentence_vectors))
         if doc.source in self.documents:
             self.remove_document(doc.source)
         ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
