@@ -309,6 +309,7 @@ def test_startup_builds_a_missing_index_then_picks_up_new_files(tmp_path, embedd
     assert qa.ask("How many boats does the harbour of Quenby have?").citations[0].source == "b.md"
 
 
+@pytest.mark.slow
 def test_python_app_py_builds_a_missing_index_and_serves(tmp_path):
     """The README's run command, end to end: a fresh index folder is built (with progress) and served."""
     import httpx

@@ -119,6 +119,7 @@ def _cli_env(**extra) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_indexing_needs_no_network(corpus, tmp_path):
     """A full index build with every proxy pointing nowhere and an empty tiktoken cache."""
     dead = "http://10.255.255.1:9"
@@ -223,6 +224,7 @@ def test_a_folder_holding_none_of_the_indexed_documents_is_refused(corpus, setti
     assert report.added == ("upload.txt",)
 
 
+@pytest.mark.slow
 def test_ragchat_index_refuses_an_empty_folder_and_a_server_serves_the_index(corpus, settings_for, embedder):
     settings = settings_for(corpus)
     build_index(settings, embedder)

@@ -405,6 +405,7 @@ def test_the_chat_never_passes_internal_exception_text(qa):
 # --- fuzz ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fuzzed_requests_never_get_a_500(live):
     """Random methods, paths and bodies (JSON of any shape, lone surrogates, raw bytes): never a 5xx, and every
     4xx on /api and /v1 in the documented shape. Bounded to 150 examples: ~10 s."""
