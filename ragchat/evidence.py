@@ -110,6 +110,9 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
         language = get_language(document.language if document else "en")
         kind_asked = language.question_kind(question)
         texts = chunk.sentence_texts()
+        # One tokenizer call per passage, not per unit: this runs on every question.
+        overlaps = np.array([sum(weights[t] for t in terms.intersection(words)) / total
+                             for words in store.terms(texts)]) if texts else np.zeros(0)
         if query is not None:
             vectors = store.sentences_of(chunk)
             # A unit in context: itself plus half of each neighbour, renormalised.
@@ -117,10 +120,8 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
             window = _unit(vectors + 0.5 * (padded[:-2] + padded[2:]))
             sims, contexts = vectors @ query, window @ query
         else:
-            shares = np.array([sum(weights[t] for t in terms.intersection(words)) / total
-                               for words in store.terms(texts)]) if texts else np.zeros(0)
-            padded = np.concatenate([[0.0], shares, [0.0]])
-            sims, contexts = shares, np.minimum(1.0, shares + 0.5 * (padded[:-2] + padded[2:]))
+            padded = np.concatenate([[0.0], overlaps, [0.0]])
+            sims, contexts = overlaps, np.minimum(1.0, overlaps + 0.5 * (padded[:-2] + padded[2:]))
         fresh = []
         for i, text in enumerate(texts):
             key = " ".join(text.split()).lower()
@@ -128,15 +129,13 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
                 continue
             seen.add(key)
             fresh.append(i)
-        # One tokenizer call per passage, not per unit: this runs on every question.
-        for i, words in zip(fresh, store.terms([texts[i] for i in fresh])):
-            overlap = sum(weights[t] for t in terms.intersection(words)) / total
+        for i in fresh:
             start, end = chunk.sentences[i]
             header = chunk.headers[i] if i < len(chunk.headers) else ""
             out.append(
                 Candidate(
                     hit, start, end, texts[i], chunk.kind_of(i), header, float(sims[i]), float(contexts[i]),
-                    overlap, language.has_kind(f"{header} {texts[i]}", kind_asked, question),
+                    float(overlaps[i]), language.has_kind(f"{header} {texts[i]}", kind_asked, question),
                 )
             )
     out.sort(key=lambda c: -c.score)

@@ -71,11 +71,8 @@ def source_name(path: Path, seeds_dir: Path) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_file(path: Path, source: str, limits: Limits | None = None) -> Document:

@@ -114,11 +114,8 @@ def exported_model(model_dir: Path, backend: str, cache_dir: Path, label: str | 
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _export(model_dir: Path, out: Path) -> None:
