@@ -56,6 +56,7 @@ UPLOAD_HINT = ("Files are saved into the documents folder under a safe name and 
 PANEL_HEIGHT = "calc(100vh - 250px)"
 QUESTION_PLACEHOLDER = "Ask a question about the documents, or a follow-up…"
 BUSY_PLACEHOLDER = "Answering… press Stop to ask something else"
+STOP_WAIT_S = 3.0  # Stop's reply waits this long at most for the answer's generator to end (it checks 4× a second)
 
 def theme() -> gr.themes.Base:
     return gr.themes.Soft(
@@ -372,7 +373,9 @@ reveal();
 
 
 def new_session() -> dict:
-    return {"answers": {}, "turns": [], "messages": [], "next": 1, "busy": False}
+    # busy: a question was accepted and not yet answered; writing: respond's generator is running; stop: Stop was
+    # pressed and respond must end at its next event.
+    return {"answers": {}, "turns": [], "messages": [], "next": 1, "busy": False, "writing": False, "stop": False}
 
 
 def _integer(value: object) -> object:
@@ -443,8 +446,11 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
         # A document deleted since it was picked is dropped from the filter rather than failing the question.
         only = [s for s in only or [] if isinstance(s, str) and qa.document(s) is not None] if only else None
         events = answers(question, session["turns"], mode, top_k, only)
+        session["writing"], session["stop"] = True, False
         try:
             for event in events:
+                if session["stop"]:  # Stop was pressed: nothing more from this answer may reach the page
+                    return
                 if isinstance(event, Stage):
                     bubble = ui.stage_html(event.message)
                 elif isinstance(event, Sources):
@@ -472,6 +478,7 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
             return
         finally:
             events.close()  # a cancelled answer (Stop) frees its lane and stops the generator here
+            session["writing"] = False
         assert answer is not None
         aid = f"a{session['next']}"
         session["next"] += 1
@@ -487,7 +494,16 @@ def build_ui(qa: QA, settings: Settings, lanes: Lanes | None = None, ask_concurr
                gr.skip(), gr.Tabs(selected="sources"), gr.Button(visible=False), remember(session))
 
     def stopped(question: str, session: dict):
-        """Stop: the running answer is cancelled (Gradio's `cancels`), the box is free again."""
+        """Stop: the running answer is cancelled (Gradio's `cancels`), the box is free again.
+
+        Gradio's cancel and this function's reply travel separately, so a bubble respond yielded just before could
+        land after this one and leave a half-written answer on the page. respond therefore also ends by itself at
+        its next event once `stop` is set, and this waits for it to have ended before replying."""
+        session["stop"] = True
+        deadline = time.monotonic() + STOP_WAIT_S
+        while session.get("writing") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        session["stop"] = False
         if question:
             session["messages"] = _bounded(session["messages"] + [
                 {"role": "user", "content": question},
