@@ -99,13 +99,19 @@ def chunk_document(
     raw: list[Unit] = []
     headings: list[str] = []  # per section: its heading path as text
     previous: tuple[str, ...] | None = None
+    after_contents: set[int] = set()  # sections that start right after skipped contents lines
     for block, path in zip(blocks, paths):
+        if block.kind == "contents":  # not indexed; and a chunk is one slice, so none may span these lines
+            previous = None
+            after_contents.add(len(headings))
+            continue
         if path != previous:
             headings.append(heading_text(doc.title, path))
             previous = path
         kind = _UNIT_KIND.get(block.kind, "sentence")
         spans = sentence_spans(text, block.start, block.end) if kind in ("sentence", "item") else [(block.start, block.end)]
         raw.extend(Unit(a, b, kind, block.header, len(headings) - 1) for a, b in spans)
+    raw = _headings_join_their_text(raw, after_contents)
 
     units: list[Unit] = []
     for unit, tokens, wordpieces in zip(raw, *measure([(u.start, u.end) for u in raw])):
@@ -168,6 +174,29 @@ def chunk_document(
             )
         )
     return chunks
+
+
+def _headings_join_their_text(units: list[Unit], apart: set[int]) -> list[Unit]:
+    """A section that holds nothing but its heading ("3.18. /tmp : Temporary files" right above "3.18.1.
+    Purpose") joins the section that follows: alone, such a chunk is a few words that match a question's
+    words better than the passage that answers it, and it answers nothing. The heading's text stays in the
+    index, at the head of the next chunk, and in that section's heading path. Sections in `apart` are not
+    joined onto (something unindexed stands between); a bare heading with nothing to join ("Contents" above
+    its skipped lines, "Leave a Reply" at a page's end) is left out, unless the document is nothing else."""
+    bare = {u.section for u in units} - {u.section for u in units if u.kind != "heading"}
+    out = list(units)
+    following: int | None = None  # the section the unit after this one ends up in
+    after: int | None = None  # and the section it started in
+    for i in range(len(out) - 1, -1, -1):  # backwards, so a run of bare headings all joins the text below
+        u = out[i]
+        joins = u.section in bare and after is not None and after not in apart and after <= u.section + 1
+        after = u.section
+        if joins:
+            out[i] = Unit(u.start, u.end, u.kind, u.header, following)
+        else:
+            following = u.section
+    kept = [u for u in out if u.section not in bare]
+    return kept or out
 
 
 def _split_long(text: str, start: int, end: int, ok: Callable[[int, int], bool]) -> Sequence[tuple[int, int]]:

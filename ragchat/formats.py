@@ -359,6 +359,11 @@ def _ordered(blocks: Iterable[Block]) -> list[Block]:
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
 _ENDS_SENTENCE = re.compile(r"[.!?;:。！？]$")
+# A table-of-contents or index line: dot leaders, then a page number ("5.13 Where is VoIP software? . . . . 20").
+# Such lines are navigation, like a web page's menu: kept in the text the viewer shows, never indexed.
+_LEADERS = re.compile(r"(?:\.[ \t]?){4,}[ \t]*(?:\d+|[ivxlcdm]+)$", re.IGNORECASE)
+_PAGE_REFERENCE = re.compile(r"\S[ \t]+(?:\d{1,4}|[ivxlcdm]{1,6})$", re.IGNORECASE)
+_NUMBERED = re.compile(r"(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?[ \t]+\S")  # "3.2.3 I'm using Knoppix", "A.1 Notes"
 _TERMINAL = re.compile(r"[.!?;:,。！？；：，…\"”’)\]]$")
 
 
@@ -400,12 +405,19 @@ def _plain_paragraph(text: str, start: int, stop: int, first: bool) -> list[Bloc
         return []
     if len(lines) == 1 and _looks_like_heading(text[lines[0][0] : lines[0][1]]):
         return [Block("heading", *lines[0], level=1 if first else 2)]
-    if not any(_BULLET.match(text, a, b) for a, b in lines):
+    contents = [bool(_LEADERS.search(text, a, b)) for a, b in lines]
+    if not any(_BULLET.match(text, a, b) for a, b in lines) and not any(contents):
         return [Block("paragraph", lines[0][0], lines[-1][1])]
     out: list[Block] = []
     current: list[int] | None = None
     kind = "paragraph"
-    for a, b in lines:
+    for (a, b), leaders in zip(lines, contents):
+        if leaders:
+            if current is not None:
+                out.append(Block(kind, current[0], current[1]))
+                current = None
+            out.append(Block("contents", a, b))
+            continue
         marker = _BULLET.match(text, a, b)
         if marker or current is None:
             if current is not None:
@@ -430,6 +442,11 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
     blocks: list[Block] = []
     current: list[int] | None = None
     kind = "paragraph"
+    # On a contents page (a third of its lines with dot leaders), entries set without leaders ("2 Getting and
+    # installing Debian 5", chapters in bold) are contents too: any line that ends in a page number, and the
+    # first line of a numbered entry that wraps onto the next.
+    leaders = sum(1 for a, b in lines if _LEADERS.search(text, a, b))
+    contents_page = leaders >= 3 and leaders * 3 >= len(lines)
 
     def close() -> None:
         nonlocal current
@@ -476,6 +493,11 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         if line_key(line) in repeated:
             close()
             continue
+        if _LEADERS.search(line) or (contents_page and (_NUMBERED.match(line) or (
+                _PAGE_REFERENCE.search(line) and not _ENDS_SENTENCE.search(line.rstrip("0123456789ivxlcdmIVXLCDM \t"))))):
+            close()
+            blocks.append(Block("contents", offset + a, offset + b))
+            continue
         marker = _BULLET.match(text, a, b)
         short = (b - a) < 0.6 * typical
         if _looks_like_heading(line) and short and len(line.split()) <= 10 and not line.strip().isdigit():
@@ -518,7 +540,10 @@ def _table_headers(blocks: list[Block], text: str, offset: int) -> list[Block]:
 
 def line_key(line: str) -> str:
     """A line with its digits removed: running headers and page numbers differ only in those."""
-    return re.sub(r"\d+", "#", " ".join(line.split()))
+    line = " ".join(line.split())
+    if re.fullmatch(r"[ivxlcdm]{1,6}", line, re.IGNORECASE):  # a front-matter page number ("iii")
+        return "#"
+    return re.sub(r"\d+", "#", line)
 
 
 def repeated_lines(pages: list[str]) -> set[str]:

@@ -106,8 +106,10 @@ def _mb(n: int) -> str:
 
 # Bumped whenever a format's text or blocks come out differently for the same bytes, so that indexes built by
 # an older reader re-read their files on the next `ragchat index` (their unchanged sentences keep their
-# vectors). 1: PDF table rows inside paragraphs, and their header line no longer taken for a heading.
-READER_VERSION = 1
+# vectors; chunking changes ride on it too, since re-reading re-chunks). 1: PDF table rows inside paragraphs,
+# and their header line no longer taken for a heading. 2: table-of-contents lines (PDF, text) are not indexed,
+# and a heading with no text of its own joins the chunk below it.
+READER_VERSION = 2
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

@@ -309,6 +309,13 @@ class MilvusStore:
         )
         return [(chunk_from_row(r["entity"]["chunk"]), float(r["distance"])) for r in rows]
 
+    def dense_scores(self, query_vector: np.ndarray, chunks: Sequence[Chunk]) -> list[float]:
+        if self.side is None or not chunks:
+            return [0.0] * len(chunks)
+        vectors = self._get(self._names.chunks(self.side), "id", [c.id for c in chunks])
+        q = np.asarray(query_vector, dtype=np.float32)
+        return [float(vectors[c.id] @ q) if c.id in vectors else 0.0 for c in chunks]
+
     def search_keyword(self, query: str, k: int, sources: Iterable[str] | None = None) -> list[tuple[Chunk, float]]:
         if self.side is None or not len(self) or k <= 0:
             return []

@@ -50,6 +50,13 @@ class Retriever:
             query_vector = self.embedder.encode_query(question)
         dense = self.store.search_dense(query_vector, n, sources) if method != "keyword" else []
         keyword = self.store.search_keyword(question, n, sources) if method != "dense" else []
+        if method == "hybrid" and dense:
+            # A chunk BM25 ranks high but the dense search did not return scores no cosine at all in the sum,
+            # and drops below dense-only candidates it beats on both counts: give it its own cosine.
+            seen = {c.id for c, _ in dense}
+            missing = [c for c, _ in keyword if c.id not in seen]
+            extra = sorted(zip(missing, self.store.dense_scores(query_vector, missing)), key=lambda p: -p[1])
+            dense = dense + extra  # ranked after the dense search's own, as they are
         return fuse(dense, keyword, k, "rrf" if method == "rrf" else "convex")
 
 

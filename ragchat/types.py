@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code")  # header: a table's header row
+# header: a table's header row; contents: a table-of-contents line (shown, never indexed)
+BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code", "contents")
 
 
 @dataclass(frozen=True)
 class Block:
     """A structural piece of a document's text: text[start:end] is a heading, a paragraph, a list item,
-    a table row or a code block."""
+    a table row, a code block or a table-of-contents line."""
 
     kind: str  # one of BLOCK_KINDS
     start: int

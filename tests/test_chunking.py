@@ -102,3 +102,36 @@ def test_settings_validate_chunking(tokens, overlap):
 
     with pytest.raises(ConfigError, match="RAGCHAT_CHUNK"):
         Settings(chunk_tokens=tokens, chunk_overlap=overlap)
+
+
+def test_a_heading_with_no_text_of_its_own_joins_the_chunk_below():
+    """"3.18 /tmp" right above "3.18.1 Purpose" is no passage: alone it wins searches on its few words and
+    answers nothing. It heads the next section's chunk instead; one with nothing below it is left out."""
+    from ragchat.types import Block
+
+    text = "3.18. /tmp\n3.18.1. Purpose\nThe /tmp directory must be made available for temporary files.\nEnd"
+    a = text.index("3.18.1.")
+    b = text.index("The /tmp")
+    blocks = (Block("heading", 0, 10, 2), Block("heading", a, b - 1, 3), Block("paragraph", b, text.index("\nEnd")),
+              Block("heading", len(text) - 3, len(text), 2))
+    chunks = chunk_document(Document("fhs.pdf", text, "0" * 64, blocks=blocks), ChunkParams(200, 0), _count)
+    assert [c.text for c in chunks] == [text[: text.index("\nEnd")]]  # a bare heading at the very end is no passage
+    assert chunks[0].heading.endswith("3.18.1. Purpose") and chunks[0].kinds[:2] == ("heading", "heading")
+
+
+def test_a_run_of_bare_headings_joins_the_text_below_them_all():
+    from ragchat.types import Block
+
+    text = "Chapter 1\nGetting Debian\n1.1 Where\nFrom the mirrors, over HTTP."
+    starts = [0, 10, 25, 35]
+    blocks = tuple(Block("heading", a, text.index("\n", a), lvl) for a, lvl in zip(starts[:3], (1, 1, 2))) + (
+        Block("paragraph", starts[3], len(text)),)
+    chunks = chunk_document(Document("faq.pdf", text, "0" * 64, blocks=blocks), ChunkParams(200, 0), _count)
+    assert [c.text for c in chunks] == [text]
+
+
+def test_a_document_that_is_only_a_heading_still_has_its_chunk():
+    from ragchat.types import Block
+
+    doc = Document("note.md", "Shopping list", "0" * 64, blocks=(Block("heading", 0, 13, 1),))
+    assert [c.text for c in chunk_document(doc, ChunkParams(200, 0), _count)] == ["Shopping list"]

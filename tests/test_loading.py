@@ -356,3 +356,24 @@ def test_a_pdf_table_inside_a_paragraph_becomes_rows_under_its_header():
     assert ("row", "mnt Mount point for mo", "Directory Description") in shown
     assert [k for k, _, _ in shown].count("row") == 4
     assert shown[-1][0] == "paragraph" and shown[-1][1].startswith("Each directory")
+
+
+def test_table_of_contents_lines_are_kept_as_text_but_not_indexed(tmp_path):
+    """Dot leaders and a page number mark a contents line in a PDF page or a text file: navigation, shown in
+    the document, never a chunk (in the Debian FAQ PDF such lines out-ranked the answers)."""
+    from ragchat.chunking import ChunkParams, chunk_document
+    from ragchat.formats import pdf_page_blocks
+
+    page = ("Contents\n5.13 Where is VoIP software? . . . . . . . . . . . . . 20\n"
+            "5.14 Which mail client should I use? ..................... 21\n"
+            "Preface . . . . . . . . . iv\n")
+    kinds = [(b.kind, page[b.start : b.end][:8]) for b in pdf_page_blocks(page, 0, set())]
+    assert kinds == [("heading", "Contents"), ("contents", "5.13 Whe"), ("contents", "5.14 Whi"),
+                     ("contents", "Preface ")]
+    raw = "Manual\n\nIntro . . . . . . 1\nUsage . . . . . . 4\n\nUsage\n\nRun it with the file name; it counts words.\n"
+    (tmp_path / "m.txt").write_text(raw, encoding="utf-8")
+    doc = load_file(tmp_path / "m.txt", "m.txt")
+    assert doc.text == raw  # the viewer still shows the contents
+    chunks = chunk_document(doc, ChunkParams(200, 0), lambda t: len(t.split()))
+    assert all(". . ." not in c.text for c in chunks)
+    assert any("counts words" in c.text for c in chunks)
