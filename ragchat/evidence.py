@@ -67,10 +67,23 @@ class Gathered:
     kind: str | None  # what the question asks for: "time", "number" or None
     on_topic: bool = True  # the best units clear the similarity floor (a model may still judge the rest)
 
+    def _ranked(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.typed] + [c for c in self.candidates if not c.typed]
+
+    @property
+    def lead(self) -> float:
+        """How far the first unit `select` gives scores above its nearest rival (all of its score when it has
+        none). When the question asks for a date or a number, only units that hold one are rivals."""
+        ranked = self._ranked()
+        if not ranked:
+            return 0.0
+        rivals = [c for c in ranked[1:] if c.typed or not ranked[0].typed]
+        return ranked[0].score - (rivals[0].score if rivals else 0.0)
+
     def select(self, limit: int, margin: float) -> list[Evidence]:
         """The best unit and any others scoring within `margin` of it, at most `limit`, numbered from 1;
         units holding what the question asks for go first."""
-        ranked = [c for c in self.candidates if c.typed] + [c for c in self.candidates if not c.typed]
+        ranked = self._ranked()
         if not ranked:
             return []
         best = ranked[0].score

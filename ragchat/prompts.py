@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "prompts"  # in a checkout, beside ragchat/
-NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain", "abstain_part")
+NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain", "abstain_part", "undecided")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Prompts:
     condense: str  # {history}, {question}
     abstain: str  # the fixed message for questions the documents do not answer
     abstain_part: str  # {question}: the line for one part of a question the documents do not answer
+    undecided: str  # no answer because several passages answer about equally well and nothing reads them
 
     @classmethod
     def load(cls, directory: Path | Traversable | None = None) -> "Prompts":

@@ -99,6 +99,7 @@ class _Part:
     question: str
     checked: Verified | None  # None: the documents do not answer it
     warnings: tuple[str, ...] = ()  # set when the generator's answer was replaced by the passages' words
+    undecided: bool = False  # not answered because the rules could not tell which of several passages answers
 
 
 # What _part yields while it works (stages, sources), and returns when done.
@@ -194,7 +195,7 @@ class QA:
         base = replace(base, passages=tuple(hits))
         answered = [r for r in results if r.checked is not None]
         if not answered:
-            yield from self._abstain(base, timings, started)
+            yield from self._abstain(base, timings, started, undecided=all(r.undecided for r in results))
             return
         if len(results) == 1:
             checked = results[0].checked
@@ -243,6 +244,8 @@ class QA:
         screened = gathered.answerable or (generator.judges and gathered.on_topic)
         if not screened or not chosen:
             return _Part(question, None)
+        if not generator.judges and gathered.lead < generator.budget.lead:
+            return _Part(question, None, undecided=True)  # two units answer about as well: which one is right?
 
         yield Stage("reading", f"Reading {len(chosen)} passage{'s' if len(chosen) != 1 else ''}")
         clock = time.perf_counter()
@@ -272,10 +275,12 @@ class QA:
         return _Part(question, verify(compose_extractive(fallback), fallback, language),
                      (f"{reason}; showing the passages' own words",))
 
-    def _abstain(self, base: Answer, timings: dict[str, float], started: float) -> Iterator[Event]:
-        yield Delta(self.prompts.abstain)
+    def _abstain(self, base: Answer, timings: dict[str, float], started: float, undecided: bool = False
+                 ) -> Iterator[Event]:
+        message = self.prompts.undecided if undecided else self.prompts.abstain
+        yield Delta(message)
         timings["total"] = _ms(started)
-        yield replace(base, answer=self.prompts.abstain, timings_ms=timings)
+        yield replace(base, answer=message, undecided=undecided, timings_ms=timings)
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         return self.current().search(self._check(question), k or self.settings.top_k)

@@ -35,5 +35,6 @@ def answer_json(answer: Answer) -> dict:
         "standalone_question": answer.standalone_question,
         "unverified": list(answer.unverified),
         "warnings": list(answer.warnings),
+        "undecided": answer.undecided,
         "timings_ms": answer.timings_ms,
     }

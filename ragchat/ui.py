@@ -50,7 +50,8 @@ def answer_html(answer: Answer, aid: str) -> str:
     One <div> with no blank line inside, so the chat's Markdown renderer passes it through as HTML.
     """
     if not answer.answerable:
-        body = (f'<div class="rc-abstain"><span class="rc-badge rc-badge-muted">Not in the documents</span>'
+        badge = "Unclear which passage answers" if answer.undecided else "Not in the documents"
+        body = (f'<div class="rc-abstain"><span class="rc-badge rc-badge-muted">{badge}</span>'
                 f'<p>{_text(answer.answer)}</p></div>')
         return f'<div class="rc-answer" data-aid="{aid}">{body}{_notes(answer, aid)}</div>'
     by_n = {c.n: c for c in answer.citations}

@@ -24,15 +24,16 @@ def test_qa_set_has_unanswerable_questions():
 
 
 def test_extractive_scores_do_not_regress(scores):
-    # Floors just under what this version measures on the seed (docs/BENCHMARKS.md). The rules fitted to the
-    # seed alone were replaced by ones that hold on the four-corpus suite, which cost the seed a little
-    # (accuracy 0.81 -> 0.77, hit@5 0.97 -> 0.945); a change that lowers these fails.
+    # Floors just under what this version measures on the seed (docs/BENCHMARKS.md). Extractive mode declines
+    # when its two best units score about alike (generation.Extractive.budget.lead): on the four-corpus suite
+    # that traded some accuracy (0.77 -> 0.725 here) for citation precision (0.73 -> 0.90) and abstention
+    # (0.31 -> 0.75); a change that lowers these fails.
     assert scores.retrieval_hit_at_5 >= 0.94
-    assert scores.answer_accuracy >= 0.76
-    assert scores.citation_precision >= 0.72
-    assert scores.citation_recall >= 0.93
-    assert scores.abstention_accuracy >= 0.30
-    assert scores.false_abstention <= 0.07
+    assert scores.answer_accuracy >= 0.71
+    assert scores.citation_precision >= 0.88
+    assert scores.citation_recall >= 0.78
+    assert scores.abstention_accuracy >= 0.70
+    assert scores.false_abstention <= 0.22
 
 
 @pytest.mark.xfail(strict=True, reason="issue 3 targets (accuracy 0.9, citation precision 0.95, abstention 0.9) "

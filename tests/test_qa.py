@@ -245,3 +245,23 @@ def test_a_library_the_embedder_cannot_read_is_answered_from_its_words(tmp_path,
     answer = zh.ask("网络配置保存在哪个文件中？")
     assert answer.answerable and answer.citations
     assert "/etc/network/interfaces" in answer.citations[0].quote
+
+
+def test_extractive_declines_to_pick_between_passages_that_answer_alike(tmp_path, embedder):
+    """Two notes that contradict each other answer the question equally well: extractive mode cannot read
+    them, so it says it cannot tell which one answers (not "the documents don't say") and cites nothing;
+    a question one of them clearly answers is still answered."""
+    from ragchat import Settings
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "old.txt").write_text("The Tillsby ferry leaves from the north pier of the harbour.\n", encoding="utf-8")
+    (seeds / "new.txt").write_text("The Tillsby ferry leaves from the south pier of the harbour.\n\n"
+                                   "Tickets for the ferry are sold at the kiosk beside the harbour office.\n",
+                                   encoding="utf-8")
+    notes = load(Settings(seeds_dir=seeds, index_dir=tmp_path / "index", mode="extractive"), embedder=embedder)
+    torn = notes.ask("Which pier does the Tillsby ferry leave from?")
+    assert not torn.answerable and torn.undecided and not torn.citations
+    assert torn.answer == notes.prompts.undecided
+    clear = notes.ask("Where are ferry tickets sold?")
+    assert clear.answerable and not clear.undecided and "kiosk" in clear.citations[0].quote
