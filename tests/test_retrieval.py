@@ -2,7 +2,7 @@ import pytest
 
 from ragchat import Chunk, Hit
 from ragchat.evaluation import evaluate_retrieval, load_qa
-from ragchat.retrieval import KEYWORD_WEIGHT, fuse
+from ragchat.retrieval import KEYWORD_WEIGHT, UNIT_WEIGHT, fuse
 
 from .conftest import QA_FILE
 
@@ -20,6 +20,32 @@ def test_fuse_prefers_dense_and_breaks_ties_with_keywords():
     top = hits[0]
     assert (top.dense_rank, top.keyword_rank, top.keyword_score) == (2, 1, 12.0)
     assert top.score == pytest.approx(0.79 + KEYWORD_WEIGHT)
+
+
+def test_fuse_adds_each_candidates_closest_unit():
+    """A chunk whose one sentence answers outranks one whose mean vector is a little closer."""
+    dense = [(_chunk(1), 0.60), (_chunk(2), 0.55)]
+    hits = fuse(dense, [], k=2, closest={"c1": 0.60, "c2": 0.80})
+    assert [h.chunk.id for h in hits] == ["c2", "c1"]
+    assert hits[0].score == pytest.approx(0.55 + UNIT_WEIGHT * 0.80)
+
+
+def test_a_keyword_only_candidate_is_scored_on_both_counts(retriever):
+    """BM25's best match that the dense search did not return gets its own cosine (Store.dense_scores), not
+    0: the hybrid never ranks it below what it would be on its cosine and BM25 share."""
+    import numpy as np
+
+    question = "Which document did Shoigu hand over in Pyongyang?"
+    vector = retriever.embedder.encode_query(question)
+    keyword = retriever.store.search_keyword(question, 5)
+    cosines = retriever.store.dense_scores(vector, [c for c, _ in keyword])
+    stored = [float(retriever.store.sentences_of(c).mean(axis=0) @ vector) for c, _ in keyword]
+    assert all(-1.0 <= x <= 1.0 for x in cosines) and len(cosines) == len(keyword)
+    assert np.corrcoef(cosines, stored)[0, 1] > 0.5  # the chunk vectors, not noise
+    hybrid = {h.chunk.id: h for h in retriever.search(question, 30, query_vector=vector)}
+    for (chunk, _), cosine in zip(keyword, cosines):
+        if chunk.id in hybrid:
+            assert hybrid[chunk.id].dense_score == pytest.approx(cosine, abs=1e-4)
 
 
 def test_fuse_rrf_and_single_lists():
