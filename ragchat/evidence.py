@@ -65,7 +65,7 @@ class Gathered:
     answerable: bool
     reason: str  # why not, in words ("" when answerable)
     kind: str | None  # what the question asks for: "time", "number" or None
-    on_topic: bool = True  # the best units clear the similarity floor (a model may still judge the rest)
+    on_topic: bool = True  # the best units clear the similarity floor (False: the question is about something else)
 
     def _ranked(self) -> list[Candidate]:
         return [c for c in self.candidates if c.typed] + [c for c in self.candidates if not c.typed]

@@ -114,8 +114,8 @@ class Budget:
 class Generator(Protocol):
     mode: str
     budget: Budget
-    # True: the generator reads the evidence and declines itself, so the code only screens out off-topic
-    # questions; False: the code's answerability rules decide alone.
+    # True: the generator reads the evidence and may decline what the code's rules let through; False: it
+    # cannot read, so the rules decide alone, and the best unit must also lead the next by `budget.lead`.
     judges: bool
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:

@@ -134,7 +134,7 @@ class Answer:
     standalone_question: str | None = None  # the follow-up rewritten, when history changed it
     unverified: tuple[str, ...] = ()  # answer sentences kept but not supported by their evidence
     warnings: tuple[str, ...] = ()  # e.g. the local model failed and the extractive answer was given instead
-    # Not answered though passages may hold the answer: several answer about equally well and nothing read them
-    # to tell which (extractive mode); the passages are there to read.
+    # Not answered though passages may hold the answer: several answer about equally well and neither the rules
+    # nor a verified model answer could tell which; the passages are there to read.
     undecided: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)

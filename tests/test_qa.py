@@ -152,6 +152,21 @@ def test_words_without_markers_are_cited_and_streamed_only_once_verified(qa):
     _assert_exact(answer, qa)
 
 
+def test_the_rules_screen_a_question_before_the_model_is_asked(qa):
+    """A year named that no close passage holds: the rules decline, and the model (which would answer
+    something) is never asked."""
+    asked = []
+
+    class Eager(_WordsOnly):
+        def answer(self, question, evidence):
+            asked.append(question)
+            yield from super().answer(question, evidence)
+
+    qa = _with_generator(qa, Eager("a letter"))
+    answer = qa.ask("What did Kim Jong-un give Shoigu in 1987?", mode="local")
+    assert not answer.answerable and not answer.citations and asked == []
+
+
 def test_words_no_evidence_holds_are_never_shown(qa):
     qa = _with_generator(qa, _WordsOnly("General Ivanov"))
     *deltas, answer = qa.ask_stream("Who greeted Shoigu at the airport in Pyongyang?", mode="local")
