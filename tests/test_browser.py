@@ -348,6 +348,7 @@ def test_the_keyboard_reaches_the_example_cards_before_the_question_box(page):
     assert "example" in reached and reached.index("example") < reached.index("box"), reached
 
 
+@pytest.mark.slow  # ~10 s of waiting on a deliberately slow generator; CI's slow step runs it
 def test_stop_cancels_the_answer_and_frees_the_box(page, qa, slow):
     slow(6.0)
     closed = type(qa).closed
@@ -368,6 +369,7 @@ def test_stop_cancels_the_answer_and_frees_the_box(page, qa, slow):
     expect(ask(page, "Who greeted him at the airport?")).to_contain_text("Kang Sun-nam")
 
 
+@pytest.mark.slow  # ~10 s of waiting on a deliberately slow generator; CI's slow step runs it
 def test_a_question_waiting_for_the_server_says_it_is_queued(browser, qa, slow):
     from app import BackgroundServer, create_app
 

@@ -111,3 +111,18 @@ def test_citation_says_what_was_checked():
     checked = verify("The parade was big [1].", [EVIDENCE[0]])
     assert checked.citations[0].support in ("found", "not_found", "nothing_checkable")
     assert checked.citations[0].verified == (checked.citations[0].support == "found")
+
+
+def test_a_sentence_with_nothing_checkable_must_still_speak_the_evidences_words():
+    """No number, month or name to check: the sentence passes only if most of its terms are the evidence's.
+    A model's own knowledge stated without names (here in Chinese, where nothing is capitalised) fails."""
+    from ragchat.citations import NOT_FOUND, NOTHING, support
+    from ragchat.language import get
+
+    uefi = "当计算机打开电源时，由 UEFI 固件来访问，它存储了应用程序运行所需要的文件，包括操作系统的引导加载程序。"
+    assert support("光合作用需要阳光、水和二氧化碳。", uefi, get("zh")) == NOT_FOUND
+    assert support("操作系统的引导加载程序", uefi, get("zh")) in (NOTHING, "found")
+    tmp = "It is recommended that files and directories located in /tmp be deleted whenever the system is booted."
+    assert support("photosynthesis needs sunlight and water", tmp) == NOT_FOUND
+    assert support("deleted whenever the system is booted", tmp) != NOT_FOUND
+    assert support("they should be deleted at every boot", tmp) == NOTHING  # paraphrase, most terms shared
