@@ -269,6 +269,8 @@ class QA:
             fallback = [replace(e, n=i) for i, e in enumerate(picked, start=1)]
             return _Part(question, verify(compose_extractive(fallback), fallback, language))
         # Nothing the model wrote survived verification: give the evidence itself, if the rules can tell which.
+        # (Measured against declining instead, on the dev suite: this quoted the right unit for 4 answerable
+        # questions and a wrong one for 2 unanswerable ones; BENCHMARKS.md, "Local mode: rules screen first".)
         if gathered.lead < Extractive.budget.lead:
             return _Part(question, None, undecided=True)
         reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
