@@ -28,12 +28,12 @@ def test_extractive_scores_do_not_regress(scores):
     # when its two best units score about alike (generation.Extractive.budget.lead): on the four-corpus suite
     # that traded some accuracy (0.77 -> 0.725 here) for citation precision (0.73 -> 0.90) and abstention
     # (0.31 -> 0.75); a change that lowers these fails.
-    assert scores.retrieval_hit_at_5 >= 0.94
-    assert scores.answer_accuracy >= 0.71
-    assert scores.citation_precision >= 0.88
-    assert scores.citation_recall >= 0.78
+    assert scores.retrieval_hit_at_5 >= 0.96  # 0.967 since fusion adds each candidate's closest unit
+    assert scores.answer_accuracy >= 0.70
+    assert scores.citation_precision >= 0.89
+    assert scores.citation_recall >= 0.77
     assert scores.abstention_accuracy >= 0.70
-    assert scores.false_abstention <= 0.22
+    assert scores.false_abstention <= 0.23
 
 
 @pytest.mark.xfail(strict=True, reason="issue 3 targets (accuracy 0.9, citation precision 0.95, abstention 0.9) "
