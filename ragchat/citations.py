@@ -68,10 +68,10 @@ def required_facts(sentence: str, language: Language | None = None) -> list[str]
 def support(sentence: str, evidence_text: str, language: Language | None = None) -> str:
     """Whether the evidence backs the sentence: FOUND when the sentence is the evidence's own words or every
     number (compared as a value, on token boundaries), month, name (on word boundaries) and quotation in it
-    is in the evidence with no negation added or lost; NOT_FOUND when one is missing or a negation differs;
-    NOTHING when the sentence states no such fact, so there is nothing to check but that it speaks of what
-    the evidence does: at least WORDS_SHARED of its terms must be the evidence's, else NOT_FOUND (a model's
-    own knowledge, "photosynthesis needs sunlight and water", states no number or name either)."""
+    is in the evidence with no negation added or lost; NOT_FOUND when one is missing, a negation differs, or
+    fewer than WORDS_SHARED of its terms are the evidence's (it speaks of something else: a model's own
+    knowledge, "photosynthesis needs sunlight and water", states no number or name to catch it by); NOTHING
+    when the sentence states no such fact and speaks the evidence's words."""
     language = language or get_language("en")
     plain = " ".join(MARKER.sub("", sentence).split()).strip(" .")
     folded, haystack = _fold(plain), _fold(evidence_text)
@@ -84,8 +84,12 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
         return NOT_FOUND
     stated = numbers(plain)
     words = [w for w in required_facts(plain, language) if w not in stated]
+    # Facts or not, the sentence must speak of what its evidence does: one stitched from two passages ("when
+    # reuseAddr is true, UDP packets may be sent to a broadcast address") names only what one of them holds.
+    if _shared_terms(plain, evidence_text, language) < WORDS_SHARED:
+        return NOT_FOUND
     if not stated and not words:
-        return NOTHING if _shared_terms(plain, evidence_text, language) >= WORDS_SHARED else NOT_FOUND
+        return NOTHING
     values = _number_values(evidence_text, language)
     if any(_value(n) not in values for n in stated):
         return NOT_FOUND
@@ -95,8 +99,8 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
     return FOUND
 
 
-# Share of a fact-free sentence's terms (stemmed words without stop words; CJK bigrams) that its evidence must
-# hold. The local model is asked to copy its words from the evidence, so its answers share nearly all; a
+# Share of a sentence's terms (stemmed words without stop words; CJK characters and bigrams) that its evidence
+# must hold. The local model is asked to copy its words from the evidence, so its answers share nearly all; a
 # sentence from elsewhere shares few (docs/BENCHMARKS.md, "Verifying sentences with nothing checkable").
 WORDS_SHARED = 0.5
 

@@ -75,7 +75,8 @@ class Language:
         return out
 
     def month_pattern(self) -> re.Pattern | None:
-        return _alternation(self.months) if self.months else None
+        # As written: English capitalises its months, and "may" is mostly a verb ("UDP packets may be sent").
+        return _alternation(self.months, ignore_case=False) if self.months else None
 
     def question_kind(self, question: str) -> str | None:
         """"time" or "number" when the question asks for one, else None."""
@@ -119,8 +120,8 @@ def _stemmer(name: str):
 
 
 @lru_cache(maxsize=None)
-def _alternation(words: tuple[str, ...]) -> re.Pattern:
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+def _alternation(words: tuple[str, ...], ignore_case: bool = True) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE if ignore_case else 0)
 
 
 def _stop_words(name: str) -> frozenset[str]:
@@ -180,7 +181,7 @@ def get(code: str) -> Language:
                 r"\bhow (?:many|much|long|large|big|far|old|high|deep|often)\b"
                 r"|\b(?:population|percentage|number of|cost|price)\b", re.IGNORECASE),
             temporal=re.compile(
-                r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September"
+                r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?-i:January|February|March|April|May|June|July|August|September"
                 r"|October|November|December)\b|\b\d{1,2}(?:st|nd|rd|th)? century\b|\bdecades?\b"
                 r"|\b(?:yesterday|today)\b", re.IGNORECASE),
             numeric=re.compile(

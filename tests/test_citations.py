@@ -126,3 +126,27 @@ def test_a_sentence_with_nothing_checkable_must_still_speak_the_evidences_words(
     assert support("photosynthesis needs sunlight and water", tmp) == NOT_FOUND
     assert support("deleted whenever the system is booted", tmp) != NOT_FOUND
     assert support("they should be deleted at every boot", tmp) == NOTHING  # paraphrase, most terms shared
+
+
+def test_a_sentence_stitched_from_two_passages_is_not_found():
+    """Every name in it is in the cited unit, but it speaks of something else (the broadcast option's words)."""
+    from ragchat.citations import NOT_FOUND, support
+
+    reuse = ("reuseAddr {boolean} When true socket.bind() will reuse the address, even if another process has "
+             "already bound a socket on it. type {string} The family of socket: udp4 or udp6 (UDP over IPv4 or IPv6).")
+    stitched = "When reuseAddr is set to true, UDP packets may be sent to a local interface's broadcast address."
+    assert support(stitched, reuse) == NOT_FOUND
+    assert support("When reuseAddr is true, socket.bind() will reuse the address", reuse) != NOT_FOUND
+
+
+def test_may_the_verb_is_no_month():
+    """English months are capitalised: "may" in "packets may be sent" is neither a date to look for in the
+    evidence nor the time a "when" question asks for; "May 2014" is both."""
+    from ragchat.citations import required_facts
+    from ragchat.language import get
+
+    english = get("en")
+    assert "may" not in required_facts("UDP packets may be sent to a broadcast address.")
+    assert not english.has_kind("UDP packets may be sent to a broadcast address.", "time")
+    assert english.has_kind("The delegation arrived in May 2014.", "time")
+    assert "May" in required_facts("The delegation arrived in May.")
