@@ -373,14 +373,20 @@ class MilvusStore:
         return int(rows[0]["count(*)"]) if rows else 0
 
     def sentences_of(self, chunk: Chunk) -> np.ndarray:
-        keys = [sentence_key(t) for t in chunk.embed_texts()]
-        found = self._vectors_of(keys)
-        missing = [k for k in keys if k not in found]
-        if missing:
-            raise IndexCorruptError(
-                f"the Milvus index {self._names.alias} lacks {len(missing)} sentence vector(s) of a chunk of "
-                f"{chunk.source}: {REBUILD_HINT}")
-        return np.stack([found[k] for k in keys])
+        return self.sentences_of_all([chunk])[0]
+
+    def sentences_of_all(self, chunks: Sequence[Chunk]) -> list[np.ndarray]:
+        # One request (per BATCH) for the sentences of all the chunks, not one per chunk: retrieval asks this of
+        # every candidate of every question.
+        keys = [[sentence_key(t) for t in c.embed_texts()] for c in chunks]
+        found = self._vectors_of([k for ks in keys for k in ks])
+        for chunk, ks in zip(chunks, keys):
+            missing = [k for k in ks if k not in found]
+            if missing:
+                raise IndexCorruptError(
+                    f"the Milvus index {self._names.alias} lacks {len(missing)} sentence vector(s) of a chunk of "
+                    f"{chunk.source}: {REBUILD_HINT}")
+        return [np.stack([found[k] for k in ks]) for ks in keys]
 
     def heading_vector(self, chunk: Chunk) -> np.ndarray | None:
         if not chunk.heading:

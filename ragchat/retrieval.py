@@ -66,7 +66,8 @@ class Retriever:
             extra = sorted(zip(missing, self.store.dense_scores(query_vector, missing)), key=lambda p: -p[1])
             dense = dense + extra  # ranked after the dense search's own, as they are
             q = np.asarray(query_vector, dtype=np.float32)
-            closest = {c.id: float(np.max(self.store.sentences_of(c) @ q)) for c, _ in dense}
+            units = self.store.sentences_of_all([c for c, _ in dense])
+            closest = {c.id: float(np.max(u @ q)) for (c, _), u in zip(dense, units)}
             return fuse(dense, keyword, k, "convex", closest)
         return fuse(dense, keyword, k, "rrf" if method == "rrf" else "convex")
 

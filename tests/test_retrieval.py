@@ -48,6 +48,16 @@ def test_a_keyword_only_candidate_is_scored_on_both_counts(retriever):
             assert hybrid[chunk.id].dense_score == pytest.approx(cosine, abs=1e-4)
 
 
+def test_the_units_of_many_chunks_come_as_each_chunks_own(retriever):
+    import numpy as np
+
+    chunks = [h.chunk for h in retriever.search("Shoigu visit to Pyongyang", 8)]
+    together = retriever.store.sentences_of_all(chunks)
+    assert len(together) == len(chunks)
+    for chunk, units in zip(chunks, together):
+        assert np.array_equal(units, retriever.store.sentences_of(chunk))
+
+
 def test_fuse_rrf_and_single_lists():
     dense = [(_chunk(1), 0.9), (_chunk(2), 0.8)]
     keyword = [(_chunk(2), 3.0)]
