@@ -445,8 +445,8 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
     # On a contents page (a third of its lines with dot leaders), entries set without leaders ("2 Getting and
     # installing Debian 5", chapters in bold) are contents too: any line that ends in a page number, and the
     # first line of a numbered entry that wraps onto the next.
-    leaders = sum(1 for a, b in lines if _LEADERS.search(text, a, b))
-    contents_page = leaders >= 3 and leaders * 3 >= len(lines)
+    leaders = [bool(_LEADERS.search(text, a, b)) for a, b in lines]
+    contents_page = sum(leaders) >= 3 and sum(leaders) * 3 >= len(lines)
 
     def close() -> None:
         nonlocal current
@@ -493,8 +493,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         if line_key(line) in repeated:
             close()
             continue
-        if _LEADERS.search(line) or (contents_page and (_NUMBERED.match(line) or (
-                _PAGE_REFERENCE.search(line) and not _ENDS_SENTENCE.search(line.rstrip("0123456789ivxlcdmIVXLCDM \t"))))):
+        if leaders[i] or (contents_page and _contents_entry(line)):
             close()
             blocks.append(Block("contents", offset + a, offset + b))
             continue
@@ -518,6 +517,13 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
             close()
     close()
     return _table_headers(blocks, text, offset)
+
+
+def _contents_entry(line: str) -> bool:
+    """On a contents page: a numbered entry, or a line ending in a page number that does not end a sentence."""
+    if _NUMBERED.match(line):
+        return True
+    return bool(_PAGE_REFERENCE.search(line)) and not _ENDS_SENTENCE.search(line.rstrip("0123456789ivxlcdmIVXLCDM \t"))
 
 
 def _table_headers(blocks: list[Block], text: str, offset: int) -> list[Block]:
