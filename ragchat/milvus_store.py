@@ -616,13 +616,8 @@ class MilvusStore:
         # A row is rewritten when its chunk differs from what the spare holds: a new id, or the same text
         # moved (offsets, heading) inside its file.
         changed = [i for i, c in table.items() if held.get(i) != _jsonable(asdict(c))]
-        vectors = {i: self._new_vectors[i] for i in changed if i in self._new_vectors}
-        todo = [i for i in changed if i not in vectors]
-        if todo and live is not None:
-            vectors.update(self._get(self._names.chunks(live), "id", todo))
-        if len(vectors) != len(changed):
-            raise IndexCorruptError(
-                f"{len(changed) - len(vectors)} chunk vectors are neither new nor in Milvus: {REBUILD_HINT}")
+        vectors = self._new_or_live(changed, self._new_vectors, self._names.chunks(live) if live else None,
+                                    "id", "chunk")
         language = self.language
         for begin in range(0, len(changed), BATCH):
             ids = changed[begin : begin + BATCH]
@@ -633,27 +628,36 @@ class MilvusStore:
                  "source": c.source, "chunk": _jsonable(asdict(c))}
                 for c, words in zip(chunks, terms)
             ])
-        for begin in range(0, len(stale), BATCH):
-            self._client.delete(collection, ids=stale[begin : begin + BATCH])
+        self._delete(collection, stale)
         return len(changed), len(stale)
+
+    def _new_or_live(self, keys: list[str], staged: dict[str, np.ndarray], live: str | None, pk: str, what: str
+                     ) -> dict[str, np.ndarray]:
+        """The vectors a save writes: staged by add_document, else copied from the live collection."""
+        vectors = {k: staged[k] for k in keys if k in staged}
+        todo = [k for k in keys if k not in vectors]
+        if todo and live is not None:
+            vectors.update(self._get(live, pk, todo))
+        if len(vectors) != len(keys):
+            raise IndexCorruptError(
+                f"{len(keys) - len(vectors)} {what} vectors are neither new nor in Milvus: {REBUILD_HINT}")
+        return vectors
+
+    def _delete(self, collection: str, ids: Sequence[str]) -> None:
+        for begin in range(0, len(ids), BATCH):
+            self._client.delete(collection, ids=list(ids[begin : begin + BATCH]))
 
     def _sync_sentences(self, spare: str, live: str | None, table: dict[str, Chunk]) -> tuple[int, int]:
         collection = self._names.sentences(spare)
         held = {row["key"] for row in _scan(self._client, collection, "key", ["key"])}
         wanted = {sentence_key(t) for c in table.values() for t in unit_texts(c)}
         stale, missing = sorted(held - wanted), sorted(wanted - held)
-        vectors = {k: self._new_sentences[k] for k in missing if k in self._new_sentences}
-        todo = [k for k in missing if k not in vectors]
-        if todo and live is not None:
-            vectors.update(self._get(self._names.sentences(live), "key", todo))
-        if len(vectors) != len(missing):
-            raise IndexCorruptError(
-                f"{len(missing) - len(vectors)} sentence vectors are neither new nor in Milvus: {REBUILD_HINT}")
+        vectors = self._new_or_live(missing, self._new_sentences, self._names.sentences(live) if live else None,
+                                    "key", "sentence")
         for begin in range(0, len(missing), BATCH):
             self._client.upsert(collection, [{"key": k, "vector": vectors[k].tolist()}
                                              for k in missing[begin : begin + BATCH]])
-        for begin in range(0, len(stale), BATCH):
-            self._client.delete(collection, ids=stale[begin : begin + BATCH])
+        self._delete(collection, stale)
         return len(missing), len(stale)
 
     def _sync_meta(self, spare: str, name: str, table: dict[str, Chunk]) -> tuple[int, int]:
@@ -682,8 +686,7 @@ class MilvusStore:
         stale = sorted(held - wanted)
         for begin in range(0, len(fresh), BATCH // 10):  # a row may hold 64 kB of text
             self._client.upsert(collection, fresh[begin : begin + BATCH // 10])
-        for begin in range(0, len(stale), BATCH):
-            self._client.delete(collection, ids=stale[begin : begin + BATCH])
+        self._delete(collection, stale)
         return len(fresh), len(stale)
 
     def _failed(self, e: Exception) -> Exception:
