@@ -26,7 +26,7 @@ class Prompts:
     condense: str  # {history}, {question}
     abstain: str  # the fixed message for questions the documents do not answer
     abstain_part: str  # {question}: the line for one part of a question the documents do not answer
-    undecided: str  # no answer because several passages answer about equally well and nothing reads them
+    undecided: str  # no answer: several passages answer about equally well and nothing verified tells them apart
 
     @classmethod
     def load(cls, directory: Path | Traversable | None = None) -> "Prompts":
