@@ -260,6 +260,13 @@ def retrieved_html(question: str, hits: Sequence[Hit]) -> str:
     ones replace them, numbered, when the answer is final."""
     if not hits:
         return '<div class="rc-sources rc-empty"><p>No passage matches the question.</p></div>'
+    n = len(hits)
+    head = (f'<div class="rc-sources-head">{n} passage{"s" if n != 1 else ""} found for “{_text(question)}”; '
+            "checking which of them answer it…</div>")
+    return f'<div class="rc-sources rc-pending">{head}{_retrieved_cards(hits)}</div>'
+
+
+def _retrieved_cards(hits: Sequence[Hit]) -> str:
     cards = []
     for hit in hits:
         c = hit.chunk
@@ -272,16 +279,18 @@ def retrieved_html(question: str, hits: Sequence[Hit]) -> str:
             f'<span class="rc-file" title="{esc(c.source)}">{esc(c.source)}</span>'
             f'<span class="rc-span">{span_label(c.start, c.end)}{page}</span></div>'
             f'<div class="rc-passage">{esc(text)}</div></div>')
-    n = len(hits)
-    head = (f'<div class="rc-sources-head">{n} passage{"s" if n != 1 else ""} found for “{_text(question)}”; '
-            "checking which of them answer it…</div>")
-    return f'<div class="rc-sources rc-pending">{head}{"".join(cards)}</div>'
+    return "".join(cards)
 
 
 def sources_html(
     answer: Answer, aid: str, document: Callable[[str], Document | None], active: int | None = None
 ) -> str:
     """One card per cited passage: file, character span, the passage with the quote highlighted."""
+    if answer.undecided and answer.passages:  # the answer tells the reader to read them here
+        n = len(answer.passages)
+        head = (f'<div class="rc-sources-head">Nothing cited: several of these {n} passages found for '
+                f'“{_text(answer.question)}” answer it about equally well. Read them to decide.</div>')
+        return f'<div class="rc-sources">{head}{_retrieved_cards(answer.passages)}</div>'
     if not answer.answerable:
         return ('<div class="rc-sources rc-empty"><p><strong>No sources.</strong> The documents do not answer '
                 f'“{_text(answer.question)}”, so nothing is cited.</p></div>')

@@ -79,6 +79,16 @@ def test_abstention_is_badged_and_has_no_sources():
     assert "No sources" in panel and "rc-card-" not in panel
 
 
+def test_an_undecided_answer_lists_the_passages_it_could_not_choose_between():
+    """Its message sends the reader to Sources, so Sources shows the passages found (and cites none)."""
+    undecided = Answer(question="Which pier?", answer="The passages found do not settle this.", answerable=False,
+                       mode="extractive", passages=ANSWER.passages, undecided=True)
+    assert "Unclear which passage answers" in ui.answer_html(undecided, "a1")
+    panel = ui.sources_html(undecided, "a1", lambda s: DOC)
+    assert "No sources" not in panel and "Nothing cited" in panel and "rc-num" not in panel
+    assert panel.count("rc-retrieved") == len(ANSWER.passages)
+
+
 def test_sources_panel_shows_file_span_and_highlighted_quote():
     panel = ui.sources_html(ANSWER, "a7", lambda s: DOC, active=2)
     assert panel.count('id="rc-card-') == 2 and 'class="rc-card rc-active" id="rc-card-a7-2"' in panel
