@@ -364,7 +364,35 @@ _ENDS_SENTENCE = re.compile(r"[.!?;:。！？]$")
 _LEADERS = re.compile(r"(?:\.[ \t]?){4,}[ \t]*(?:\d+|[ivxlcdm]+)$", re.IGNORECASE)
 _PAGE_REFERENCE = re.compile(r"\S[ \t]+(?:\d{1,4}|[ivxlcdm]{1,6})$", re.IGNORECASE)
 _NUMBERED = re.compile(r"(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?[ \t]+\S")  # "3.2.3 I'm using Knoppix", "A.1 Notes"
+_NOT_HEADING_END = re.compile(r"[.!;:,。！；：，…]$")  # "12.1 What other documentation exists?" is a heading
 _TERMINAL = re.compile(r"[.!?;:,。！？；：，…\"”’)\]]$")
+
+
+# A section number at the head of a heading: "3.17.1. Purpose", "A.2 Notes", "Chapter 4 Packaging", and the
+# word alone on its line ("CHAPTER" over "ONE").
+_SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section)(?:[ \t]+(?:\d{1,3}|[IVXLC]{1,6}|[A-Z])\.?(?:[ \t]+\S|$)|$)"
+                             r"|(\d{1,3}(?:\.\d{1,3})*|[A-Z](?:\.\d{1,3})+)\.?[ \t]+\S", re.IGNORECASE)
+
+
+def numbered_levels(blocks: Iterable[Block], text: str) -> list[Block]:
+    """Headings of text that has no markup for levels (PDF, plain text) all come out at one level, so each one
+    replaced the last in the heading path ("FHS › 3.17.1. Purpose" lost "3.17. /srv"). A section number says
+    its depth: "3." is a level below the title, "3.17." below that. A heading without one sits under the
+    deepest numbered heading above it ("Rationale" inside "3.18.1. Purpose")."""
+    out: list[Block] = []
+    deepest = 0  # the level of the last numbered heading; 0 before any
+    for b in blocks:
+        if b.kind != "heading" or b.level == 1:
+            out.append(b)
+            continue
+        number = _SECTION_NUMBER.match(text, b.start, b.end)
+        if number:
+            deepest = 2 + (number.group(1) or "").count(".")
+            level = deepest
+        else:
+            level = deepest + 1 if deepest else b.level
+        out.append(Block(b.kind, b.start, b.end, level, b.header))
+    return out
 
 
 def _looks_like_heading(line: str) -> bool:
@@ -381,7 +409,7 @@ def plain(text: str) -> Parsed:
         blocks.extend(_plain_paragraph(text, start, stop, first=not blocks))
         start = next_start
     title = next((text[b.start : b.end] for b in blocks if b.kind == "heading" and b.level == 1), "")
-    return text, tuple(blocks), title
+    return text, tuple(numbered_levels(blocks, text)), title
 
 
 def _lines(text: str, start: int, stop: int) -> list[tuple[int, int]]:
@@ -488,6 +516,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         if prose:
             blocks.append(Block("paragraph", offset + prose[0][0], offset + prose[-1][1]))
 
+    joining = False  # the last block is a heading that may wrap onto this line
     for i, (a, b) in enumerate(lines):
         line = text[a:b]
         if line_key(line) in repeated:
@@ -499,10 +528,23 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
             continue
         marker = _BULLET.match(text, a, b)
         short = (b - a) < 0.6 * typical
-        if _looks_like_heading(line) and short and len(line.split()) <= 10 and not line.strip().isdigit():
+        if joining and short and line[0].islower() and not _NOT_HEADING_END.search(line):
+            last = blocks[-1]  # "3.17. /srv : Data for services provided by this" + "system"
+            blocks[-1] = Block("heading", last.start, offset + b, last.level)
+            joining = False
+            continue
+        # A section number makes a line a heading even when it is as wide as prose or ends in a bracket
+        # ("5.6. /var/crash : System crash dumps (optional)"), and ends a table it follows.
+        # A bare "15 Some such files include: …" is a footnote, so the number must have parts or a name.
+        number = _SECTION_NUMBER.match(line)
+        numbered = bool(number) and (number.group(1) is None or "." in number.group(1)) \
+            and not marker and len(line.split()) <= 14 and not _NOT_HEADING_END.search(line)
+        if numbered or (_looks_like_heading(line) and short and len(line.split()) <= 10 and not line.strip().isdigit()):
             close()
             blocks.append(Block("heading", offset + a, offset + b, level=2))
+            joining = not short
             continue
+        joining = False
         if marker:
             close()
             kind = "item"
@@ -552,13 +594,37 @@ def line_key(line: str) -> str:
     return re.sub(r"\d+", "#", line)
 
 
+_PAGE_NUMBER = re.compile(r"\d{1,4}|[ivxlcdm]{1,6}", re.IGNORECASE)
+_WITH_PAGE_NUMBER = re.compile(r"^(\d{1,4})[ \t]+\S|\S[ \t]+(\d{1,4})$")
+
+
 def repeated_lines(pages: list[str]) -> set[str]:
-    """Lines standing first or last on most pages: running headers, footers and page numbers."""
+    """Lines standing first or last on most pages (running headers, footers and page numbers), and a
+    chapter's running header, which stands on its pages only: a line at the page's edge that stands beside
+    the page number ("The /usr Hierarchy" over "17"), or holds it ("74 Chapter 6. Best Packaging Practices"),
+    seen so on two pages or more (a section's header may stand on every other page only). A number that
+    is the page's keeps its distance to the page's index; "Chapter 12" on a chapter's first page does not."""
     if len(pages) < 3:
         return set()
     counts: dict[str, int] = {}
-    for page in pages:
+    beside: dict[str, int] = {}
+    holding: dict[tuple[str, int], int] = {}
+    for index, page in enumerate(pages):
         lines = [ln for ln in (" ".join(x.split()) for x in page.split("\n")) if ln]
         for key in {line_key(ln) for ln in lines[:2] + lines[-2:]}:
             counts[key] = counts.get(key, 0) + 1
-    return {k for k, n in counts.items() if n >= max(3, len(pages) // 2)}
+        found: set = set()
+        for edge in (lines[:2], lines[-2:]):
+            for i, line in enumerate(edge):
+                number = _WITH_PAGE_NUMBER.search(line)
+                if number:
+                    found.add((line_key(line), int(number.group(1) or number.group(2)) - index))
+                elif len(edge) == 2 and _PAGE_NUMBER.fullmatch(edge[1 - i]):
+                    found.add(line_key(line))
+        for key in found:
+            if isinstance(key, tuple):
+                holding[key] = holding.get(key, 0) + 1
+            else:
+                beside[key] = beside.get(key, 0) + 1
+    return ({k for k, n in counts.items() if n >= max(3, len(pages) // 2)} | {k for k, n in beside.items() if n >= 2}
+            | {k for (k, _), n in holding.items() if n >= 2})

@@ -108,8 +108,8 @@ def _mb(n: int) -> str:
 # an older reader re-read their files on the next `ragchat index` (their unchanged sentences keep their
 # vectors; chunking changes ride on it too, since re-reading re-chunks). 1: PDF table rows inside paragraphs,
 # and their header line no longer taken for a heading. 2: table-of-contents lines (PDF, text) are not indexed,
-# and a heading with no text of its own joins the chunk below it.
-READER_VERSION = 2
+# and a heading with no text of its own joins the chunk below it. 3: section numbers set heading levels (PDF, text).
+READER_VERSION = 3
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:
@@ -233,4 +233,5 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
         parts.append(page_text)
         blocks.extend(formats.pdf_page_blocks(page_text, offset, repeated))
         offset += len(page_text)
-    return "".join(parts), tuple(blocks), tuple(pages)
+    text = "".join(parts)
+    return text, tuple(formats.numbered_levels(blocks, text)), tuple(pages)

@@ -377,3 +377,55 @@ def test_table_of_contents_lines_are_kept_as_text_but_not_indexed(tmp_path):
     chunks = chunk_document(doc, ChunkParams(200, 0), lambda t: len(t.split()))
     assert all(". . ." not in c.text for c in chunks)
     assert any("counts words" in c.text for c in chunks)
+
+
+def test_section_numbers_set_heading_levels_in_pdf_and_text(tmp_path):
+    """A PDF's text has no heading levels: its section numbers give them, so "3.17.1. Purpose" keeps "3.17. /srv"
+    above it in the heading path, and an unnumbered heading sits inside the numbered section above it."""
+    from reportlab.pdfgen import canvas
+
+    from ragchat.chunking import ChunkParams, chunk_document
+
+    lines = ["Filesystem Hierarchy Standard", "3.17. /srv : Data for services provided by this system",
+             "3.17.1. Purpose", "/srv contains site-specific data which is served by this system.",
+             "3.18. /tmp : Temporary files", "3.18.1. Purpose",
+             "The /tmp directory must be made available for programs that require temporary files.",
+             "Rationale", "It is recommended that files in /tmp be deleted whenever the system is booted."]
+    path = tmp_path / "fhs.pdf"
+    c = canvas.Canvas(str(path))
+    for i, line in enumerate(lines):
+        c.drawString(72, 760 - 18 * i, line)
+    c.showPage()
+    c.save()
+    (tmp_path / "fhs.txt").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    for name in ("fhs.pdf", "fhs.txt"):
+        doc = load_file(tmp_path / name, name)
+        chunks = chunk_document(doc, ChunkParams(200, 0), lambda t: len(t.split()))
+        srv = next(c for c in chunks if "site-specific" in c.text)
+        booted = next(c for c in chunks if "whenever the system is booted" in c.text)
+        assert "3.17. /srv : Data for services provided by this system › 3.17.1. Purpose" in srv.heading, name
+        assert "3.18. /tmp : Temporary files" in booted.heading and booted.heading.endswith("Rationale"), name
+        assert "3.17" not in booted.heading, name
+
+
+def test_words_that_only_look_like_section_numbers_do_not_nest_headings():
+    text = "Guide\n\nA Short History\n\nSome words.\n\n2024 Results\n\nMore words.\n"
+    _, blocks, _ = formats.plain(text)
+    levels = {text[b.start:b.end]: b.level for b in blocks if b.kind == "heading"}
+    assert levels == {"Guide": 1, "A Short History": 2, "2024 Results": 2}
+
+
+def test_a_chapters_running_header_is_left_out_but_a_chapter_title_is_kept():
+    """A chapter's running header stands on its pages only, too few for "most pages": it is known by the page
+    number it holds (which keeps its distance to the page's index) or stands beside. "Chapter 12" on a
+    chapter's first page holds a number that does not follow the pages, and stays."""
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron".split()
+
+    def body(i: int) -> str:
+        return f"Some text about {words[i]} that goes on for a while.\nAnd another line on {words[i]}.\n"
+
+    pages = [body(0), body(1), body(2)]
+    pages += [f"Chapter {n}\nTitle of chapter {n}\n" + body(3 + i) for i, n in enumerate((3, 7))]
+    pages += [body(5 + i) + f"{60 + i} Chapter 6. Best Packaging Practices" for i in range(2)]
+    pages += [f"The /usr Hierarchy\n{20 + i}\n" + body(7 + i) for i in range(2)]
+    assert formats.repeated_lines(pages) == {"# Chapter #. Best Packaging Practices", "The /usr Hierarchy"}
