@@ -38,6 +38,10 @@ def normalise_markers(text: str) -> str:
     return _GROUP.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), text)
 
 
+def without_markers(text: str) -> str:
+    return " ".join(MARKER.sub("", text).split())
+
+
 def markers(text: str) -> list[int]:
     return [int(m) for m in MARKER.findall(normalise_markers(text))]
 

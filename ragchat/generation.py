@@ -47,6 +47,7 @@ BUNDLED_LLM_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 # schema lets the model pretty-print, and it does: seven tokens of whitespace per answer (~0.7 s on two cores).
 SHORT_ANSWER_GRAMMAR = r'''root ::= "{\"answer\": \"" char{0,300} "\"}"
 char ::= [^"\\\x00-\x1f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'''
+CONFIRM_GRAMMAR = r'''root ::= "{\"supported\": \"" ("yes" | "no") "\"}"'''
 
 
 def json_string_field(deltas: Iterator[str], key: str) -> Iterator[str]:
@@ -126,6 +127,11 @@ class Generator(Protocol):
         """The follow-up question made standalone using the conversation."""
         ...
 
+    def confirms(self, question: str, answer: str, passage: str) -> bool:
+        """A second reading of an answer that verified: does the passage it cites state it, as the answer to
+        this question? (Verification checks facts, not whether they answer.) One that cannot read says True."""
+        ...
+
 
 _PRONOUN = re.compile(r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|that|this|these|those)\b", re.I)
 _ENTITY = re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
@@ -175,6 +181,9 @@ class Extractive:
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         return rewrite_by_rule(question, history)
 
+    def confirms(self, question: str, answer: str, passage: str) -> bool:
+        return True  # its answer is the passage
+
 
 class ChatGenerator:
     """Shared prompt handling for LLM-backed generators; subclasses supply _chat."""
@@ -189,8 +198,16 @@ class ChatGenerator:
         self.prompts = prompts
         self.max_tokens = max_tokens
 
-    def _chat(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+        """Text deltas of the reply; a runtime that takes a GBNF grammar constrains the reply to it."""
         raise NotImplementedError
+
+    def confirms(self, question: str, answer: str, passage: str) -> bool:
+        user = self.prompts.confirm_user.format(passage=passage, question=question, answer=answer)
+        messages = [{"role": "system", "content": self.prompts.confirm_system}, {"role": "user", "content": user}]
+        reply = "".join(self._chat(messages, 12, CONFIRM_GRAMMAR))
+        match = re.search(r'"supported"\s*:\s*"(yes|no)"', reply, re.IGNORECASE)
+        return match is None or match.group(1).lower() == "yes"  # a reply out of form takes nothing away
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
         yield from drafts(self._chat(self._messages(self.prompts.answer_system, question, evidence), self.max_tokens))
@@ -223,7 +240,8 @@ class OpenAIGenerator(ChatGenerator):
         self.model = settings.openai_model
         self.timeout = settings.openai_timeout
 
-    def _chat(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+        # No GBNF grammar: OpenAI's own API refuses fields it does not know. Replies are parsed, not trusted.
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True}
         request = urllib.request.Request(
             f"{self.base_url}/chat/completions",

@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import ConfigError
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "prompts"  # in a checkout, beside ragchat/
-NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain", "abstain_part", "undecided")
+NAMES = ("answer_system", "short_answer_system", "answer_user", "condense", "abstain", "abstain_part", "undecided",
+         "confirm_system", "confirm_user")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Prompts:
     abstain: str  # the fixed message for questions the documents do not answer
     abstain_part: str  # {question}: the line for one part of a question the documents do not answer
     undecided: str  # no answer: several passages answer about equally well and nothing verified tells them apart
+    confirm_system: str  # a second reading: does the cited passage state this answer to this question? (JSON)
+    confirm_user: str  # {passage}, {question}, {answer}
 
     @classmethod
     def load(cls, directory: Path | Traversable | None = None) -> "Prompts":

@@ -122,6 +122,18 @@ def test_local_generator_streams_a_short_answer_in_process(smollm2):
     assert raw.startswith('{"answer": "')  # compact: no whitespace tokens spent before the answer
 
 
+def test_a_second_reading_replies_in_its_form_with_a_real_runtime(smollm2):
+    """The tiny model cannot judge, but its reply through the grammar must be read as a yes or a no."""
+    import re
+
+    from ragchat.generation import CONFIRM_GRAMMAR
+
+    generator = make_generator("local", Settings(llm_path=smollm2, llm_context=1024), Prompts.load())
+    raw = "".join(generator._chat([{"role": "user", "content": "Is it raining?"}], 12, CONFIRM_GRAMMAR))
+    assert re.fullmatch(r'\{"supported": "(yes|no)"\}', raw)
+    assert generator.confirms("When?", "end of July", EVIDENCE[0].text) in (True, False)
+
+
 def test_openai_server_errors_name_the_setting(llama_server):
     settings = Settings(openai_base_url=f"{llama_server}/nope", max_answer_tokens=8)
     with pytest.raises(ModelError, match="RAGCHAT_OPENAI"):
@@ -143,6 +155,22 @@ def test_local_model_answers_with_verified_citations(seed_index, embedder):
         assert answer.citations and all(c.verified for c in answer.citations), answer
         for c in answer.citations:
             assert qa.document(c.source).text[c.start : c.end] == c.quote
+
+
+@pytest.mark.slow
+def test_the_local_model_turns_down_a_checkable_answer_to_another_question(seed_index, embedder):
+    """"Who is the Russian ambassador?": the model answered with the name of the passage's general, and the name
+    is in the passage, so verification passed. The second reading turns it down; a right answer stays."""
+    from ragchat.generation import local_available
+
+    settings = seed_index.replace(mode="local")
+    if not local_available(settings):
+        pytest.skip("the bundled local model is installed by `make run`")
+    generator = load(settings, embedder).generator("local")
+    passage = ("At the end of July, a Russian military delegation led by the Minister of Defense of the Russian "
+               "Federation, General Sergei Shoigu, visited the Democratic People’s Republic of Korea.")
+    assert not generator.confirms("Who is the Russian ambassador to North Korea?", "General Sergei Shoigu", passage)
+    assert generator.confirms("Who led the Russian military delegation?", "General Sergei Shoigu", passage)
 
 
 @pytest.mark.slow

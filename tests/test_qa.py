@@ -129,6 +129,30 @@ class _WordsOnly:
     def rewrite(self, question, history):
         return question
 
+    def confirms(self, question, answer, passage):
+        return True
+
+
+def test_an_answer_its_generator_does_not_confirm_is_not_given(seed_index, embedder):
+    """The words verify (the name is in the passage), but the second reading says the passage does not give
+    them as the answer to this question: the documents do not answer it, and nothing is cited."""
+
+    class Doubtful(_WordsOnly):
+        def __init__(self, reply):
+            super().__init__(reply)
+            self.asked = []
+
+        def confirms(self, question, answer, passage):
+            self.asked.append((question, answer, passage))
+            return False
+
+    qa = load(seed_index, embedder)
+    doubtful = Doubtful("Kang Sun-nam")
+    answer = _with_generator(qa, doubtful).ask("Who greeted Shoigu at the airport?", mode="local")
+    assert not answer.answerable and not answer.citations and answer.answer == qa.prompts.abstain
+    [(question, words, passage)] = doubtful.asked
+    assert question == "Who greeted Shoigu at the airport?" and words == "Kang Sun-nam" and "Kang Sun-nam" in passage
+
 
 def _with_generator(qa, generator):
     from ragchat.qa import QA
@@ -145,7 +169,7 @@ def test_words_without_markers_are_cited_and_streamed_only_once_verified(qa):
     assert answer.mode == "local" and answer.answer == "Kang Sun-nam [1]"
     # Stages and sources come first; the only text a reader sees is the verified answer.
     names = [e.name for e in events if isinstance(e, Stage)]
-    assert names == ["searching", "reading", "checking"]
+    assert names == ["searching", "reading", "checking", "checking"]  # checked, then read once more
     assert isinstance(events[1], Sources) and events[1].hits == answer.passages
     assert [e.text for e in events if isinstance(e, Delta)] == [answer.answer]
     assert answer.citations[0].verified and "Kang Sun-nam" in answer.citations[0].quote
