@@ -170,9 +170,33 @@ def _fold(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower().split())
 
 
+# Where a clause ends: a comma, semicolon or colon before a space (not "3,500"), a sentence's end, CJK marks.
+_CLAUSE_END = re.compile(r"[,;:](?=\s)|[.!?](?=\s|$)|[，；：、。！？]")
+
+
+def in_clause(words: str, unit: Evidence) -> str:
+    """The words as the unit has them, with the rest of the clause(s) they stand in: a model copying a few
+    words cuts what qualifies them ("1960s" of "In the early 1960s, relations hit rock bottom", "six" of "…
+    new trade offices in six regions of Russia"). Words the unit does not hold verbatim are kept as written.
+    A line of code is its own clause."""
+    flat = " ".join(words.split())
+    lines = unit.text.split("\n") if unit.kind == "code" else [unit.text]
+    for line in lines:
+        line = " ".join(line.split())
+        at = line.find(flat) if flat else -1
+        if at < 0:
+            continue
+        ends = [m for m in _CLAUSE_END.finditer(line)]
+        start = max([m.end() for m in ends if m.end() <= at], default=0)
+        stop = min([m.start() for m in ends if m.start() >= at + len(flat)], default=len(line))
+        return line[start:stop].strip()
+    return words
+
+
 def attribute(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> str:
     """Give an answer written without markers the marker of the evidence that supports it: of the units
-    that pass `supported`, the one sharing most of its words (the earlier, better-ranked one on a tie).
+    that pass `supported`, the one sharing most of its words (the earlier, better-ranked one on a tie),
+    and the rest of the clause the words stand in there (`in_clause`).
     Text that already cites, or that no unit supports, is returned as it is (verify judges it)."""
     if not text.strip() or markers(text):
         return text
@@ -183,7 +207,7 @@ def attribute(text: str, evidence: Sequence[Evidence], language: Language | None
         count = len(words & set(language.words(_fold(e.readable()))))
         if count > shared and supported(text, e.readable(), language):
             best, shared = e, count
-    return f"{text.strip()} [{best.n}]" if best else text
+    return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
 
 
 def verify(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> Verified:

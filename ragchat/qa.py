@@ -272,6 +272,8 @@ class QA:
                 yield Stage("checking", "Reading the answer against its passage once more")
             clock = time.perf_counter()
             try:
+                # The answer as the reader will see it: the model's words in their clause (citations.in_clause).
+                # Judged on its words alone instead, dev: 3 fewer right answers, 1 more unanswerable declined.
                 confirmed = generator.confirms(question, without_markers(checked.answer), passage)
             except ModelError as e:  # the facts did verify: a failed second reading takes nothing away
                 log.warning("%s; the answer was not read a second time", e)

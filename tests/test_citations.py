@@ -1,6 +1,6 @@
 import pytest
 from ragchat import Chunk, Evidence
-from ragchat.citations import attribute, compose_extractive, markers, render_evidence, supported, verify
+from ragchat.citations import attribute, compose_extractive, in_clause, markers, render_evidence, supported, verify
 
 CHUNK = Chunk(id="c1", source="doc.txt", start=0, end=200, text="x")
 EVIDENCE = [
@@ -68,12 +68,27 @@ def test_citation_carries_exact_span_and_quote():
 
 
 def test_an_answer_without_markers_is_attributed_to_the_sentence_that_supports_it():
-    assert attribute("the first since 1991", EVIDENCE) == "the first since 1991 [2]"
-    assert attribute("General Sergei Shoigu", EVIDENCE) == "General Sergei Shoigu [1]"
+    assert attribute("the first since 1991", EVIDENCE) == "the first since 1991 [2]"  # not the unit's words
+    # Words the unit holds come with the rest of their clause.
+    assert attribute("General Sergei Shoigu", EVIDENCE) == "General Sergei Shoigu visited Pyongyang [1]"
+    assert attribute("end of July", EVIDENCE) == "At the end of July [1]"
     # Nothing holds 2014: no marker, and verify() then finds the sentence unsupported.
     assert attribute("July 2014", EVIDENCE) == "July 2014"
     assert verify(attribute("July 2014", EVIDENCE), EVIDENCE).verified_sentences == 0
     assert attribute("Shoigu in July [3]", EVIDENCE) == "Shoigu in July [3]"  # already cites: left to verify
+
+
+def test_words_are_shown_with_the_clause_they_stand_in():
+    unit = Evidence(1, CHUNK, "doc.txt", 0, 120, "In the same period, Pyongyang began preparing to open new trade "
+                    "offices in six regions of Russia, worth 3,500 rubles.", 0.8)
+    assert in_clause("six", unit) == "Pyongyang began preparing to open new trade offices in six regions of Russia"
+    assert in_clause("3,500 rubles", unit) == "worth 3,500 rubles"  # a digit group is no clause
+    assert in_clause("seven regions", unit) == "seven regions"  # not the unit's words: left as written
+    code = Evidence(1, CHUNK, "doc.txt", 0, 60, "auth required pam_unix.so\npassword requisite pam_cracklib.so minlen=8",
+                    0.8, kind="code")
+    assert in_clause("minlen=8", code) == "password requisite pam_cracklib.so minlen=8"  # its line, not the block
+    zh = Evidence(1, CHUNK, "doc.txt", 0, 30, "多语言：Keyman 引擎，超过 2000 种语言", 0.8)
+    assert in_clause("2000 种语言", zh) == "超过 2000 种语言"
 
 
 def test_a_month_opening_a_short_answer_must_be_in_the_evidence():

@@ -151,7 +151,7 @@ def test_an_answer_its_generator_does_not_confirm_is_not_given(seed_index, embed
     answer = _with_generator(qa, doubtful).ask("Who greeted Shoigu at the airport?", mode="local")
     assert not answer.answerable and not answer.citations and answer.answer == qa.prompts.abstain
     [(question, words, passage)] = doubtful.asked
-    assert question == "Who greeted Shoigu at the airport?" and words == "Kang Sun-nam" and "Kang Sun-nam" in passage
+    assert question == "Who greeted Shoigu at the airport?" and words.endswith("Kang Sun-nam") and words in passage
 
 
 def _with_generator(qa, generator):
@@ -166,7 +166,7 @@ def test_words_without_markers_are_cited_and_streamed_only_once_verified(qa):
     qa = _with_generator(qa, _WordsOnly("Kang Sun-nam"))
     events = list(qa.events("Who greeted Shoigu at the airport in Pyongyang?", mode="local"))
     answer = events[-1]
-    assert answer.mode == "local" and answer.answer == "Kang Sun-nam [1]"
+    assert answer.mode == "local" and answer.answer == "General Kang Sun-nam [1]"  # the words in their clause
     # Stages and sources come first; the only text a reader sees is the verified answer.
     names = [e.name for e in events if isinstance(e, Stage)]
     assert names == ["searching", "reading", "checking", "checking"]  # checked, then read once more
@@ -214,7 +214,7 @@ def test_an_answer_that_begins_like_the_code_word_is_not_an_abstention(qa):
 
 def test_fakes_register_through_load(seed_index, embedder):
     qa = load(seed_index, embedder, generators={"local": _WordsOnly("Kang Sun-nam")})
-    assert qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local").answer == "Kang Sun-nam [1]"
+    assert qa.ask("Who greeted Shoigu at the airport in Pyongyang?", mode="local").answer == "General Kang Sun-nam [1]"
 
 
 def test_words_that_fail_the_check_fall_back_to_the_unit_the_model_picked(qa):
