@@ -77,7 +77,7 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
     knowledge, "photosynthesis needs sunlight and water", states no number or name to catch it by); NOTHING
     when the sentence states no such fact and speaks the evidence's words."""
     language = language or get_language("en")
-    plain = " ".join(MARKER.sub("", sentence).split()).strip(" .")
+    plain = without_markers(sentence).strip(" .")
     folded, haystack = _fold(plain), _fold(evidence_text)
     if folded and re.search(rf"(?<!\w){re.escape(folded)}(?!\w)", haystack):
         return FOUND
@@ -186,7 +186,7 @@ def in_clause(words: str, unit: Evidence) -> str:
         at = line.find(flat) if flat else -1
         if at < 0:
             continue
-        ends = [m for m in _CLAUSE_END.finditer(line)]
+        ends = list(_CLAUSE_END.finditer(line))
         start = max([m.end() for m in ends if m.end() <= at], default=0)
         stop = min([m.start() for m in ends if m.start() >= at + len(flat)], default=len(line))
         return line[start:stop].strip()
@@ -225,7 +225,7 @@ def verify(text: str, evidence: Sequence[Evidence], language: Language | None = 
     verified_count = 0
     for sentence in _answer_sentences(text):
         cited = [n for n in dict.fromkeys(markers(sentence)) if n in by_n]
-        body = " ".join(MARKER.sub("", sentence).split())
+        body = without_markers(sentence)
         if not body:
             continue
         body = re.sub(r"\s+([.,;:!?])", r"\1", body)

@@ -18,6 +18,7 @@ never cited.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Iterable
 
 from .types import Block
@@ -606,25 +607,22 @@ def repeated_lines(pages: list[str]) -> set[str]:
     is the page's keeps its distance to the page's index; "Chapter 12" on a chapter's first page does not."""
     if len(pages) < 3:
         return set()
-    counts: dict[str, int] = {}
-    beside: dict[str, int] = {}
-    holding: dict[tuple[str, int], int] = {}
+    counts: Counter[str] = Counter()
+    beside: Counter[str] = Counter()
+    holding: Counter[tuple[str, int]] = Counter()  # (line, page number minus page index)
     for index, page in enumerate(pages):
         lines = [ln for ln in (" ".join(x.split()) for x in page.split("\n")) if ln]
-        for key in {line_key(ln) for ln in lines[:2] + lines[-2:]}:
-            counts[key] = counts.get(key, 0) + 1
-        found: set = set()
+        counts.update({line_key(ln) for ln in lines[:2] + lines[-2:]})
+        near: set[str] = set()
+        held: set[tuple[str, int]] = set()
         for edge in (lines[:2], lines[-2:]):
             for i, line in enumerate(edge):
                 number = _WITH_PAGE_NUMBER.search(line)
                 if number:
-                    found.add((line_key(line), int(number.group(1) or number.group(2)) - index))
+                    held.add((line_key(line), int(number.group(1) or number.group(2)) - index))
                 elif len(edge) == 2 and _PAGE_NUMBER.fullmatch(edge[1 - i]):
-                    found.add(line_key(line))
-        for key in found:
-            if isinstance(key, tuple):
-                holding[key] = holding.get(key, 0) + 1
-            else:
-                beside[key] = beside.get(key, 0) + 1
+                    near.add(line_key(line))
+        beside.update(near)
+        holding.update(held)
     return ({k for k, n in counts.items() if n >= max(3, len(pages) // 2)} | {k for k, n in beside.items() if n >= 2}
             | {k for (k, _), n in holding.items() if n >= 2})
