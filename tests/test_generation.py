@@ -134,6 +134,25 @@ def test_a_second_reading_replies_in_its_form_with_a_real_runtime(smollm2):
     assert generator.confirms("When?", "end of July", EVIDENCE[0].text) in (True, False)
 
 
+def test_a_second_reading_out_of_form_takes_nothing_away():
+    """A server that ignores the JSON form (OpenAI-compatible ones get no grammar) is read for its verdict; a
+    reply with none in it leaves the verified answer standing."""
+    from ragchat.generation import ChatGenerator
+
+    class Replying(ChatGenerator):
+        def __init__(self, reply):
+            super().__init__(Prompts.load(), 12)
+            self.reply = reply
+
+        def _chat(self, messages, max_tokens, grammar=None):
+            assert "Answer: end of July" in messages[-1]["content"]
+            yield self.reply
+
+    assert not Replying('Sure: {"supported": "no"}').confirms("When?", "end of July", EVIDENCE[0].text)
+    assert Replying('{"supported": "YES"}').confirms("When?", "end of July", EVIDENCE[0].text)
+    assert Replying("I cannot tell.").confirms("When?", "end of July", EVIDENCE[0].text)
+
+
 def test_openai_server_errors_name_the_setting(llama_server):
     settings = Settings(openai_base_url=f"{llama_server}/nope", max_answer_tokens=8)
     with pytest.raises(ModelError, match="RAGCHAT_OPENAI"):

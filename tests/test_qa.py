@@ -154,6 +154,22 @@ def test_an_answer_its_generator_does_not_confirm_is_not_given(seed_index, embed
     assert question == "Who greeted Shoigu at the airport?" and words.endswith("Kang Sun-nam") and words in passage
 
 
+def test_a_second_reading_that_fails_takes_nothing_away(seed_index, embedder, caplog):
+    """The words verified; if the model then fails on the second reading, the verified answer stands and the
+    log says it was not read again."""
+    from ragchat.errors import ModelError
+
+    class Failing(_WordsOnly):
+        def confirms(self, question, answer, passage):
+            raise ModelError("the local model failed: out of memory")
+
+    qa = _with_generator(load(seed_index, embedder), Failing("Kang Sun-nam"))
+    with caplog.at_level("WARNING", logger="ragchat.qa"):
+        answer = qa.ask("Who greeted Shoigu at the airport?", mode="local")
+    assert answer.answerable and "Kang Sun-nam" in answer.answer and answer.citations[0].verified
+    assert "out of memory; the answer was not read a second time" in caplog.text
+
+
 def _with_generator(qa, generator):
     from ragchat.qa import QA
 
