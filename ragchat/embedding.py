@@ -48,6 +48,10 @@ class Embedder:
     model: object  # sentence_transformers.SentenceTransformer, or onnx_embedder.OnnxSentenceModel
     backend: str = "torch"
     languages: frozenset[str] | None = None  # what it was trained to read; None: not known, assumed all
+    # Asymmetric models (e5, bge) embed questions and passages with different prefixes, which a
+    # sentence-transformers folder declares as named prompts (config_sentence_transformers.json).
+    query_prompt: str | None = None
+    document_prompt: str | None = None
 
     def reads(self, language: str) -> bool:
         """Whether its vectors mean something for text in this language (an ISO 639-1 code)."""
@@ -85,11 +89,15 @@ class Embedder:
         return np.concatenate(parts) if parts else self._encode([], batch_size)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._encode([text], 1)[0]
+        return self.encode_queries([text], 1)[0]
 
-    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self._encode(list(texts), batch_size, query=True)
+
+    def _encode(self, texts: list[str], batch_size: int, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        prompt_name = self.query_prompt if query else self.document_prompt
         try:
             vectors = self.model.encode(
                 texts,
@@ -97,6 +105,7 @@ class Embedder:
                 show_progress_bar=False,
                 convert_to_numpy=True,
                 normalize_embeddings=True,  # inner product == cosine in the store
+                **({"prompt_name": prompt_name} if prompt_name else {}),
             )
         except RuntimeError as e:
             raise ModelError(f"the embedder failed: {e}: check free memory, or set RAGCHAT_EMBED_BATCH_SIZE lower") from e
@@ -162,7 +171,15 @@ def load_embedder(name: str, threads: int | None = None, cache_dir: Path | None 
         model = SentenceTransformer(str(path), device="cpu")
     except (OSError, ValueError) as e:
         raise ModelError(f"could not load embedder {name!r} from {path}: {e}: reinstall its package") from e
-    return Embedder(name=name, model=model, backend="torch", languages=EMBEDDER_LANGUAGES.get(name))
+    return Embedder(name=name, model=model, backend="torch", languages=EMBEDDER_LANGUAGES.get(name),
+                    **_prompts(getattr(model, "prompts", None) or {}))
+
+
+def _prompts(declared: dict[str, str]) -> dict[str, str | None]:
+    """The names of a model's query and passage prompts, when it declares them (e5/bge-style folders)."""
+    query = "query" if declared.get("query") else None
+    document = next((n for n in ("passage", "document") if declared.get(n)), None)
+    return {"query_prompt": query, "document_prompt": document}
 
 
 def _load_onnx(name: str, path: Path, threads: int | None, backend: str, cache_dir: Path | None) -> Embedder:
@@ -186,4 +203,4 @@ def _load_onnx(name: str, path: Path, threads: int | None, backend: str, cache_d
         raise ModelError(f"could not prepare the {backend} embedder from {path} in {cache_dir}: {e}: delete that "
                          "folder to export again, or set RAGCHAT_EMBED_BACKEND=torch") from e
     return Embedder(name=manifest_name(name, backend), model=model, backend=backend,
-                    languages=EMBEDDER_LANGUAGES.get(name))
+                    languages=EMBEDDER_LANGUAGES.get(name), **_prompts(model.prompts))

@@ -258,5 +258,5 @@ def calibrate(store: Store, embedder: Embedder, sample: int = 20_000, seed: int 
     matrix = store.sentence_sample(sample, seed)
     if not len(matrix):
         return Calibration()
-    probes = embedder.encode_documents(list(store.language.probes or get_language("en").probes))
+    probes = embedder.encode_queries(list(store.language.probes or get_language("en").probes))
     return Calibration.from_probes((probes @ matrix.T).max(axis=1).tolist())

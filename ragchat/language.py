@@ -155,6 +155,17 @@ _EN_PROBES = (
     "When was the printing press invented?", "How do I write a cover letter?",
     "What is the exchange rate of the euro to the yen?", "What should I pack for a beach holiday?",
 )
+# The same questions in Chinese: with an embedder that reads Chinese, a Chinese corpus's floor is measured with
+# Chinese questions (English ones sit lower across languages and would set the floor too low).
+_ZH_PROBES = (
+    "怎样把红酒渍从地毯上去掉？", "小狗取什么名字好？", "哪位网球运动员赢得温布尔登冠军最多？",
+    "怎样让纸飞机飞得更远？", "木星有多少颗卫星？", "流感有哪些症状？", "怎样给吉他调音？", "学游泳最好的方法是什么？",
+    "橙子里有哪些维生素？", "珠穆朗玛峰有多高？", "怎样给兰花换盆？", "太阳能电池板怎样发电？", "《四季》是谁作曲的？",
+    "博物馆星期天几点开门？", "怎样给自行车换爆了的轮胎？", "巴西有多少人口？", "鸡蛋要煮多久？", "雷暴是怎么形成的？",
+    "什么时候看北极光最好？", "怎样养仙人掌？", "《哈姆雷特》讲的是什么故事？", "去巴黎的火车票多少钱？",
+    "国际象棋里王车易位的规则是什么？", "天空为什么是蓝色的？", "蜜蜂怎样酿蜜？", "跑得最快的陆地动物是什么？",
+    "印刷术是什么时候发明的？", "求职信怎么写？", "欧元兑日元的汇率是多少？", "去海边度假应该带些什么？",
+)
 
 
 @lru_cache(maxsize=None)
@@ -195,6 +206,7 @@ def get(code: str) -> Language:
             stop_words=_stop_words(lists[code]) if code in lists else frozenset(),
             negations=frozenset({"不", "没", "没有", "未", "无", "非", "别"}) if code == "zh" else frozenset(),
             spaced=False,
+            probes=_ZH_PROBES if code == "zh" else (),
         )
     if code in _EUROPEAN:
         stemmer, stops, negations = _EUROPEAN[code]

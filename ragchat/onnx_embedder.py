@@ -175,6 +175,10 @@ class OnnxSentenceModel:
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(config.get("max_seq_length", 256))
+        st_config = model_dir / "config_sentence_transformers.json"
+        # Named prefixes ("query: ", "passage: ") of asymmetric models, prepended as sentence-transformers does.
+        self.prompts: dict[str, str] = (json.loads(st_config.read_text(encoding="utf-8")).get("prompts") or {}
+                                        if st_config.is_file() else {})
         self._normalize = (model_dir / "modules.json").is_file() and "Normalize" in (
             model_dir / "modules.json").read_text(encoding="utf-8")
         options = ort.SessionOptions()
@@ -198,8 +202,10 @@ class OnnxSentenceModel:
         return self._dim
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, show_progress_bar: bool = False,
-               convert_to_numpy: bool = True, normalize_embeddings: bool = False) -> np.ndarray:
-        texts = list(texts)
+               convert_to_numpy: bool = True, normalize_embeddings: bool = False,
+               prompt_name: str | None = None) -> np.ndarray:
+        prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
+        texts = [prefix + t for t in texts]
         if self.one_at_a_time:
             batch_size = 1
         # Like sentence-transformers: longest first, so each batch pads little; results in input order.

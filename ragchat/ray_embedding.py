@@ -79,6 +79,7 @@ def ray_embedder(local: Embedder, options: RayOptions) -> RayEmbedder:
         raise ConfigError("--ray-actors and --ray-threads must be at least 1")
     _ray(options)  # connect now: a wrong address should fail before any file is read
     return RayEmbedder(name=local.name, model=local.model, backend=local.backend, languages=local.languages,
+                       query_prompt=local.query_prompt, document_prompt=local.document_prompt,
                        options=options)
 
 

@@ -47,6 +47,28 @@ def test_fp32_onnx_gives_torch_vectors_and_int8_stays_close(embedder, onnx_embed
     assert onnx_embedders["onnx"].piece_counts(TEXTS[:2]) == embedder.piece_counts(TEXTS[:2])
 
 
+def test_a_model_that_declares_query_and_passage_prompts_gets_them_on_every_backend(embedder, tmp_path):
+    """e5/bge-style folders embed questions as "query: …" and passages as "passage: …"; symmetric MiniLM
+    (whose prompts sentence-transformers fills with empty strings) embeds both plainly."""
+    from ragchat.embedding import resolve_embedder_path
+
+    assert embedder.query_prompt is None and embedder.document_prompt is None
+    folder = tmp_path / "asymmetric"
+    folder.mkdir()
+    for item in resolve_embedder_path("all-MiniLM-L6-v2").iterdir():
+        if item.name != "config_sentence_transformers.json":
+            (folder / item.name).symlink_to(item)
+    (folder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "passage": "passage: "}}), encoding="utf-8")
+    plain = embedder.encode_documents(["query: " + TEXTS[0], "passage: " + TEXTS[1]])
+    for backend in ("torch", "onnx"):
+        prompted = load_embedder(str(folder), threads=1, backend=backend, cache_dir=tmp_path / "cache")
+        assert (prompted.query_prompt, prompted.document_prompt) == ("query", "passage")
+        assert float(prompted.encode_query(TEXTS[0]) @ plain[0]) > 0.9999, backend
+        assert float(prompted.encode_documents([TEXTS[1]])[0] @ plain[1]) > 0.9999, backend
+        assert float(prompted.encode_query(TEXTS[0]) @ embedder.encode_query(TEXTS[0])) < 0.999, backend
+
+
 def test_backend_is_part_of_the_embedder_name(embedder, onnx_embedders):
     assert embedder.name == "all-MiniLM-L6-v2" and embedder.backend == "torch"
     assert onnx_embedders["onnx-int8"].name == "all-MiniLM-L6-v2+onnx-int8"
