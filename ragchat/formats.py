@@ -386,7 +386,8 @@ def numbered_levels(blocks: Iterable[Block], text: str) -> list[Block]:
         if b.kind != "heading" or b.level == 1:
             out.append(b)
             continue
-        number = _SECTION_NUMBER.match(text, b.start, b.end)
+        line_end = text.find("\n", b.start, b.end)  # a chapter's heading goes on to its title below
+        number = _SECTION_NUMBER.match(text, b.start, b.end if line_end < 0 else line_end)
         if number:
             deepest = 2 + (number.group(1) or "").count(".")
             level = deepest
@@ -518,6 +519,8 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
             blocks.append(Block("paragraph", offset + prose[0][0], offset + prose[-1][1]))
 
     joining = False  # the last block is a heading that may wrap onto this line
+    guessed = False  # the last block is a heading only by its looks (short, no number)
+    titling: int | None = None  # lines joined so far to a chapter heading that has no title yet ("CHAPTER")
     for i, (a, b) in enumerate(lines):
         line = text[a:b]
         if line_key(line) in repeated:
@@ -529,21 +532,39 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
             continue
         marker = _BULLET.match(text, a, b)
         short = (b - a) < 0.6 * typical
+        number = _SECTION_NUMBER.match(line)
+        if titling is not None and titling < 3 and short and _looks_like_heading(line) and not marker \
+                and not (number and number.group(1)):
+            last = blocks[-1]  # "CHAPTER" + "FOUR" + "RESOURCES FOR DEBIAN MEMBERS": one heading
+            blocks[-1] = Block("heading", last.start, offset + b, last.level)
+            titling += 1
+            continue
+        titling = None
         if joining and short and line[0].islower() and not _NOT_HEADING_END.search(line):
             last = blocks[-1]  # "3.17. /srv : Data for services provided by this" + "system"
             blocks[-1] = Block("heading", last.start, offset + b, last.level)
             joining = False
             continue
+        if guessed and (b - a) >= 0.6 * full and line[0].islower():
+            # A line of prose width going on in lower case: the "heading" was the short first line of a
+            # paragraph ("18 Programs executed after /usr is known", broken before a footnote mark). (A table's
+            # rows are narrower: "Directory Description" over "games Games and educational binaries".)
+            last = blocks.pop()
+            kind, current, guessed = "paragraph", [last.start - offset, b], False
+            continue
+        guessed = False
         # A section number makes a line a heading even when it is as wide as prose or ends in a bracket
         # ("5.6. /var/crash : System crash dumps (optional)"), and ends a table it follows.
         # A bare "15 Some such files include: …" is a footnote, so the number must have parts or a name.
-        number = _SECTION_NUMBER.match(line)
         numbered = bool(number) and (number.group(1) is None or "." in number.group(1)) \
             and not marker and len(line.split()) <= 14 and not _NOT_HEADING_END.search(line)
         if numbered or (_looks_like_heading(line) and short and len(line.split()) <= 10 and not line.strip().isdigit()):
             close()
             blocks.append(Block("heading", offset + a, offset + b, level=2))
             joining = not short
+            guessed = not numbered
+            if number and not number.group(1) and len(line.split()) <= 2:
+                titling = 0
             continue
         joining = False
         if marker:
@@ -604,7 +625,10 @@ def repeated_lines(pages: list[str]) -> set[str]:
     chapter's running header, which stands on its pages only: a line at the page's edge that stands beside
     the page number ("The /usr Hierarchy" over "17"), or holds it ("74 Chapter 6. Best Packaging Practices"),
     seen so on two pages or more (a section's header may stand on every other page only). A number that
-    is the page's keeps its distance to the page's index; "Chapter 12" on a chapter's first page does not."""
+    is the page's keeps its distance to the page's index; "Chapter 12" on a chapter's first page does not.
+    Once such headers have shown the document's distance, an edge line holding the number at that distance
+    is one even when seen once: a section one page long has its footer "4.5. The Developers Database 19"
+    once."""
     if len(pages) < 3:
         return set()
     counts: Counter[str] = Counter()
@@ -624,5 +648,8 @@ def repeated_lines(pages: list[str]) -> set[str]:
                     near.add(line_key(line))
         beside.update(near)
         holding.update(held)
+    distances = Counter(d for (_, d), n in holding.items() if n >= 2 for _ in range(n))
+    numbering = {d for d, n in distances.items() if n >= 3}
+    once = {k for (k, d), n in holding.items() if d in numbering and sum(any(c.isalpha() for c in w) for w in k.split()) >= 2}
     return ({k for k, n in counts.items() if n >= max(3, len(pages) // 2)} | {k for k, n in beside.items() if n >= 2}
-            | {k for (k, _), n in holding.items() if n >= 2})
+            | {k for (k, _), n in holding.items() if n >= 2} | once)

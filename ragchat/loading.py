@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -109,7 +110,9 @@ def _mb(n: int) -> str:
 # vectors; chunking changes ride on it too, since re-reading re-chunks). 1: PDF table rows inside paragraphs,
 # and their header line no longer taken for a heading. 2: table-of-contents lines (PDF, text) are not indexed,
 # and a heading with no text of its own joins the chunk below it. 3: section numbers set heading levels (PDF, text).
-READER_VERSION = 3
+# 4: PDF titles from the metadata or cover, chapter headings joined to their titles, one-page sections' running
+# footers left out, a paragraph's short first line no longer a heading.
+READER_VERSION = 4
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:
@@ -121,8 +124,7 @@ def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -
     sha = hashlib.sha256(data).hexdigest()
     pages: tuple[tuple[int, int], ...] = ()
     if suffix in PDF_SUFFIXES:
-        text, blocks, pages = _pdf(data, source, limits)
-        title = ""
+        text, blocks, pages, title = _pdf(data, source, limits)
     else:
         decoded = decode_text(data, source)
         if suffix in HTML_SUFFIXES:
@@ -183,8 +185,8 @@ def _reason(e: Exception) -> str:
 
 _COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
-def pdf_pages(data: bytes, source: str, max_pages: int) -> list[str]:
-    """Each page's text, by PDFium (Chrome's PDF engine, through pypdfium2).
+def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], str]:
+    """Each page's text, by PDFium (Chrome's PDF engine, through pypdfium2), and the title its metadata gives.
 
     PDFium puts spaces where the layout has gaps: pypdf ran the words of XeTeX PDFs together
     ("TheDebianProjectwascreatedbyIanMurdock", 8 of the dev suite's PDF golds unmatchable), and took ~25x
@@ -206,16 +208,23 @@ def pdf_pages(data: bytes, source: str, max_pages: int) -> list[str]:
             texts.append(textpage.get_text_range().replace("\ufffe", "").replace("\r\n", "\n").replace("\r", "\n"))
             textpage.close()
             page.close()
-        return texts
+        return texts, _metadata_title(document)
     finally:
         document.close()
 
 
-def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ...], tuple[tuple[int, int], ...]]:
+def _metadata_title(document) -> str:
+    try:
+        return " ".join(str(document.get_metadata_dict().get("Title") or "").split())
+    except Exception:  # damaged metadata takes the title away, not the text
+        return ""
+
+
+def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ...], tuple[tuple[int, int], ...], str]:
     # PDFium has no decompression caps of its own: an inflate bomb is bounded by the reader process's memory
     # cap and time budget (reader.py), which is where every file is parsed.
     try:
-        page_texts = pdf_pages(data, source, limits.pdf_pages)
+        page_texts, title = pdf_pages(data, source, limits.pdf_pages)
     except DocumentError:
         raise
     except Exception as e:  # PDFium reports a damaged file as PdfiumError; anything else is as unusable
@@ -234,4 +243,12 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
         blocks.extend(formats.pdf_page_blocks(page_text, offset, repeated))
         offset += len(page_text)
     text = "".join(parts)
-    return text, tuple(formats.numbered_levels(blocks, text)), tuple(pages)
+    # The first heading found is often a subtitle ("Release 12.18"): the title is also the running header, left
+    # out as such. The metadata's title when the cover shows it (tools write "Microsoft Word - draft3.docx"
+    # there), else the cover's first line.
+    cover = page_texts[0] if page_texts else ""
+    words = re.compile(r"[^\W_]+")
+    if not title or not set(words.findall(title.lower())) <= set(words.findall(cover.lower())):
+        first = next((line.strip() for line in cover.split("\n") if line.strip()), "")
+        title = first if 0 < len(first.split()) <= 15 else ""
+    return text, tuple(formats.numbered_levels(blocks, text)), tuple(pages), title

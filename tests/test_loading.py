@@ -429,3 +429,62 @@ def test_a_chapters_running_header_is_left_out_but_a_chapter_title_is_kept():
     pages += [body(5 + i) + f"{60 + i} Chapter 6. Best Packaging Practices" for i in range(2)]
     pages += [f"The /usr Hierarchy\n{20 + i}\n" + body(7 + i) for i in range(2)]
     assert formats.repeated_lines(pages) == {"# Chapter #. Best Packaging Practices", "The /usr Hierarchy"}
+
+
+def test_a_one_page_sections_footer_is_left_out_once_the_page_numbering_is_known():
+    """Sphinx PDFs put the section's title and the page number at the foot of odd pages: a section one page long
+    has its footer once. Three other headers keep the same distance between number and page index, so a
+    footer with a title and the number at that distance is one too; "Chapter 12" at the top of its first page
+    is not (a bare section word and number), whatever its number."""
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron".split()
+
+    def body(i: int) -> str:
+        return f"Some text about {words[i]} that goes on for a while.\nAnd another line on {words[i]}.\n"
+
+    pages = [body(i) + f"{i + 3} Chapter 4. Resources for Debian Developers" for i in range(3)]
+    pages.append(body(3) + "4.5. The Developers Database 6")  # index 3, number 6: the same distance
+    pages.append("Chapter 7\n" + body(4))  # index 4, number 7: the same distance, but a chapter heading
+    pages.append(body(5) + "4.6. The Debian archive 40")  # a number at another distance: a reference, kept
+    repeated = formats.repeated_lines(pages)
+    assert "#.#. The Developers Database #" in repeated
+    assert "Chapter #" not in repeated and "#.#. The Debian archive #" not in repeated
+
+
+def test_a_chapter_heading_takes_its_title_and_a_paragraphs_short_first_line_is_not_a_heading():
+    """"CHAPTER" / "FOUR" / "RESOURCES FOR DEBIAN MEMBERS" is one heading (else the heading path reads
+    "CHAPTER"), at the chapter's level; a short line that goes on into a full line in lower case is the
+    start of a paragraph (a footnote mark broke it: "18 Programs executed after /usr is known")."""
+    from ragchat.formats import numbered_levels, pdf_page_blocks
+
+    wide = "are generally placed into /usr/sbin, and locally installed system administration programs go in there"
+    page = ("CHAPTER\nFOUR\nRESOURCES FOR DEBIAN MEMBERS\n"
+            "The purpose of this chapter is to describe the resources available to every Debian member today.\n"
+            "4.1 Mailing lists\n"
+            "Much of the conversation between Debian developers happens on mailing lists, as this one says.\n"
+            "18 Programs executed after /usr is known\n"
+            f"to be mounted {wide}.\n")
+    blocks = numbered_levels(pdf_page_blocks(page, 0, set()), page)
+    headings = [(" ".join(page[b.start:b.end].split()), b.level) for b in blocks if b.kind == "heading"]
+    assert headings == [("CHAPTER FOUR RESOURCES FOR DEBIAN MEMBERS", 2), ("4.1 Mailing lists", 3)]
+    last = blocks[-1]
+    assert last.kind == "paragraph" and page[last.start:last.end].startswith("18 Programs") \
+        and page[last.start:last.end].endswith("go in there.")
+
+
+def test_a_pdfs_title_is_its_metadata_title_when_the_cover_shows_it_else_the_covers_first_line(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    def write(name: str, metadata: str) -> str:
+        c = canvas.Canvas(str(tmp_path / name))
+        c.setTitle(metadata)
+        for i, line in enumerate(["Debian Developer's Reference", "Release 12.18", "2023-03-06"]):
+            c.drawString(72, 760 - 18 * i, line)
+        c.showPage()
+        for i in range(3):
+            c.drawString(72, 760, f"Page {i} text that says something about packages and their maintainers.")
+            c.showPage()
+        c.save()
+        return load_file(tmp_path / name, name).title
+
+    assert write("shown.pdf", "Debian Developer’s Reference") == "Debian Developer’s Reference"
+    assert write("word.pdf", "Microsoft Word - draft3.docx") == "Debian Developer's Reference"
