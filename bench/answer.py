@@ -3,7 +3,9 @@
 For each answerable question of tests/data/qa.jsonl (the first --n), per mode: time to first token and to
 the full verified answer (median, p95). For `local`, the same chat request is also sent straight to the
 llama.cpp runtime, interleaved with ragchat's call, and generation speed (tokens/s, from llama.cpp's own
-counters) is compared: ragchat / raw ≈ 1.0 means the wrapper adds nothing to generation.
+counters) is compared: ragchat / raw ≈ 1.0 means the wrapper adds nothing to generation. Each mode also prints
+the median of every stage of the answer path (timings_ms: retrieve, evidence, generate, confirm — the second
+reading of a verified answer) and that stage's share of the full answer, measured in the same calls.
 
     .venv/bin/python bench/answer.py [--n 8] [--quick]
 """
@@ -38,10 +40,14 @@ def main() -> None:
     for mode in modes:
         qa.ask(questions[0], mode=mode)  # load the model, warm caches
         first, total, ours, raw, prompt_tokens = [], [], [], [], []
+        stages: dict[str, list[float]] = {}
         for q in questions:
             answer = qa.ask(q, mode=mode)
             first.append(answer.timings_ms.get("first_token", answer.timings_ms["total"]))
             total.append(answer.timings_ms["total"])
+            for stage in ("retrieve", "evidence", "generate", "confirm"):
+                if stage in answer.timings_ms:  # a declined question has no confirm stage: not counted as 0
+                    stages.setdefault(stage, []).append(answer.timings_ms[stage])
             if mode != "local":
                 continue
             generator = qa.generator("local")
@@ -60,6 +66,9 @@ def main() -> None:
             raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))
         print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {percentile(first, 95):.0f} ms; "
               f"full answer median {statistics.median(total):.0f} ms, p95 {percentile(total, 95):.0f} ms")
+        whole = sum(total)
+        print("  stages (median ms, share of all answer time): " + ", ".join(
+            f"{stage} {statistics.median(ms):.0f} ({sum(ms) / whole:.0%})" for stage, ms in stages.items()))
         if ours and raw:
             print(f"  prompt tokens median {statistics.median(prompt_tokens):.0f}; generation "
                   f"{statistics.median(ours):.1f} tok/s via ragchat vs {statistics.median(raw):.1f} tok/s raw "

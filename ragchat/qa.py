@@ -267,9 +267,10 @@ class QA:
             # out, the name is there. Asked once more, question, answer and passage side by side, the bundled
             # model turned down 6 of 8 such answers on the dev suite and 3 of 117 right ones
             # (docs/BENCHMARKS.md, "A second reading").
+            if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
+                return _Part(question, checked)
             passage = " ".join(c.quote for c in checked.citations)
-            if generator.judges:
-                yield Stage("checking", "Reading the answer against its passage once more")
+            yield Stage("checking", "Reading the answer against its passage once more")
             clock = time.perf_counter()
             try:
                 # The answer as the reader will see it: the model's words in their clause (citations.in_clause).
