@@ -31,7 +31,7 @@ def render_evidence(evidence: Sequence[Evidence]) -> str:
 
 def compose_extractive(evidence: Sequence[Evidence]) -> str:
     """The answer made of the evidence units themselves, each followed by its marker."""
-    return " ".join(f"{' '.join(e.text.split())} [{e.n}]" for e in evidence)
+    return " ".join(f"{e.words()} [{e.n}]" for e in evidence)
 
 
 def normalise_markers(text: str) -> str:

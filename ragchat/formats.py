@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from typing import Iterable
 
-from .types import Block
+from .types import Block, markup_free
 
 Parsed = tuple[str, tuple[Block, ...], str]
 
@@ -327,6 +327,10 @@ def markdown(text: str) -> Parsed:
             s = span(first + 1, last - 1) if tok.type == "fence" else span(first, last)
             if s:
                 blocks.append(Block("code", *s))
+        elif tok.type == "html_block":
+            s = span(first, last)
+            if s:
+                blocks.extend(_html_in_markdown(text, *s))
         elif tok.type == "tr_open":
             s = span(first, last)
             if s:
@@ -344,6 +348,28 @@ def markdown(text: str) -> Parsed:
                     blocks.append(Block("row", *s, header=header))
     blocks = [b for b in blocks if text[b.start : b.end].strip()]
     return text, tuple(_ordered(blocks)), title
+
+
+_HTML_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_CELL = re.compile(r"<t([hd])\b[^>]*>(.*?)</t[hd]\s*>", re.IGNORECASE | re.DOTALL)
+def _html_in_markdown(text: str, start: int, end: int) -> list[Block]:
+    """Raw HTML inside Markdown (API references write their tables so, READMEs their notes): each table row a
+    row under its header, like a Markdown table's; other HTML with words in it one paragraph; a comment or an
+    image nothing. Spans stay in the Markdown source, tags included; `markup_free` gives their words."""
+    rows = list(_HTML_ROW.finditer(text, start, end))
+    if not rows:
+        return [Block("paragraph", start, end)] if markup_free(text[start:end]) else []
+    out: list[Block] = []
+    header = ""
+    for row in rows:
+        cells = _HTML_CELL.findall(row.group(1))
+        words = " | ".join(markup_free(c) for _, c in cells)
+        if cells and all(kind.lower() == "h" for kind, _ in cells):
+            header = words
+            out.append(Block("header", row.start(), row.end()))
+        elif words.strip(" |"):
+            out.append(Block("row", row.start(), row.end(), header=header))
+    return out
 
 
 def _ordered(blocks: Iterable[Block]) -> list[Block]:

@@ -31,6 +31,9 @@ class Language:
     # Questions that ask for a time or a number (then the answer must hold one), and what counts as one.
     time_question: re.Pattern | None = None
     number_question: re.Pattern | None = None
+    # Questions whose head asks for a way or a yes/no, whatever follows ("How do I get how many seconds…?",
+    # "Should I size the pool from the number of CPUs?"): they ask for no time or number.
+    open_question: re.Pattern | None = None
     temporal: re.Pattern = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
     numeric: re.Pattern = re.compile(r"\d")
     # Questions about everyday things no document collection is about, to measure how close off-topic
@@ -80,6 +83,8 @@ class Language:
 
     def question_kind(self, question: str) -> str | None:
         """"time" or "number" when the question asks for one, else None."""
+        if self.open_question is not None and self.open_question.search(question):
+            return None
         if self.time_question is not None and self.time_question.search(question):
             return "time"
         if self.number_question is not None and self.number_question.search(question):
@@ -182,12 +187,20 @@ def get(code: str) -> Language:
             negations=frozenset({"not", "no", "never", "none", "nor", "neither", "without", "cannot", "nothing"}),
             probes=_EN_PROBES,
             bounds=frozenset({"since", "until", "till"}),
+            # "…, and when did …" is a second question; "…, and is it free?" too, but "a constant that performs
+            # lazy binding and is set by default" is one: after "and", a verb starts a new question only
+            # behind a comma.
             part_break=re.compile(
-                r",?\s+(?:and|also)\s+(?=(?:what|when|who|whom|whose|where|which|why|how|is|are|was|were|did|does|do|can)\b)",
+                r",?\s+(?:and|also)\s+(?=(?:what|when|who|whom|whose|where|which|why|how)\b)"
+                r"|,\s+(?:and|also)\s+(?=(?:is|are|was|were|did|does|do|can)\b)",
                 re.IGNORECASE),
             time_question=re.compile(
                 r"^\s*(?:when|since when|until when|in what year|what year|which year|on what date|what date)\b"
                 r"|\b(?:what year|which year|what date|since when|until when)\b", re.IGNORECASE),
+            open_question=re.compile(
+                r"^\s*(?:how (?:do|does|did|can|could|should|would|to|is|are|was|were)\b"
+                r"|(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|must|shall)\b)",
+                re.IGNORECASE),
             number_question=re.compile(
                 r"\bhow (?:many|much|long|large|big|far|old|high|deep|often)\b"
                 r"|\b(?:population|percentage|number of|cost|price)\b", re.IGNORECASE),

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 
 
 # header: a table's header row; contents: a table-of-contents line (shown, never indexed)
 BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code", "contents")
+
+
+_MARKUP = re.compile(r"<!--.*?-->|<[!/]?[A-Za-z][^>]*>", re.DOTALL)
+
+
+def markup_free(text: str) -> str:
+    """The words of a fragment of HTML (a table row written in HTML inside Markdown): tags and comments out,
+    entities decoded, whitespace collapsed. Spans and quotes keep the source as it is; what is embedded, shown
+    as an answer or given to a model is the words."""
+    return " ".join(html.unescape(_MARKUP.sub(" ", text)).split())
+
+
+def _words(text: str, kind: str) -> str:
+    """A unit's words: markup only goes when there is a closing tag (real HTML) and the unit is not code."""
+    return markup_free(text) if kind != "code" and "</" in text else text
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,7 @@ class Chunk:
 
     def embed_texts(self) -> list[str]:
         """What each unit is embedded as: a table row together with its header row."""
-        texts = self.sentence_texts()
+        texts = [_words(t, self.kind_of(i)) for i, t in enumerate(self.sentence_texts())]
         return [f"{h}\n{t}" if h else t for t, h in zip(texts, self.headers)] if self.headers else texts
 
 
@@ -101,10 +118,13 @@ class Evidence:
     header: str = ""  # a table row's header row
     heading: str = ""  # the chunk's heading path
 
+    def words(self) -> str:
+        """The unit's words on one line (an HTML row's without its tags)."""
+        return " ".join(_words(self.text, self.kind).split())
+
     def readable(self) -> str:
         """The unit as a reader needs it to make sense: a table row with its header."""
-        text = " ".join(self.text.split())
-        return f"{self.header} / {text}" if self.header else text
+        return f"{self.header} / {self.words()}" if self.header else self.words()
 
 
 @dataclass(frozen=True)

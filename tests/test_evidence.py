@@ -136,3 +136,26 @@ def test_calibration_probes_are_not_questions_of_the_dev_suite():
     files = [root / "tests" / "data" / "qa.jsonl", *sorted((root / "bench" / "corpora").glob("*/qa.jsonl"))]
     asked = {json.loads(line)["question"].strip().lower() for f in files for line in f.read_text().splitlines() if line.strip()}
     assert not asked & {p.lower() for code in ("en", "zh") for p in get(code).probes}
+
+
+def test_a_question_splits_into_parts_at_a_second_question_not_at_a_second_verb():
+    from ragchat.language import get
+
+    en = get("en")
+    assert en.question_parts("Who greeted Shoigu, and what is the capital of France?") == [
+        "Who greeted Shoigu", "what is the capital of France?"]
+    assert len(en.question_parts("Where is the Tumen border and how long is the maritime border?")) == 2
+    assert len(en.question_parts("What does apt do, and is it installed by default?")) == 2
+    one = "Which dlopen constant performs lazy binding and is set by Node.js by default?"
+    assert en.question_parts(one) == [one]
+
+
+def test_a_question_asks_for_a_number_or_a_time_by_its_head_not_by_the_nouns_that_follow():
+    from ragchat.language import get
+
+    en = get("en")
+    assert en.question_kind("How many days did the visit last?") == "number"
+    assert en.question_kind("When did Shoigu visit Pyongyang?") == "time"
+    assert en.question_kind("How do I get how many seconds the computer has been running?") is None
+    assert en.question_kind("Should I size my worker pool from the number of CPUs?") is None
+    assert en.question_kind("Is the population of Pyongyang given?") is None

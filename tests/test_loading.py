@@ -488,3 +488,32 @@ def test_a_pdfs_title_is_its_metadata_title_when_the_cover_shows_it_else_the_cov
 
     assert write("shown.pdf", "Debian Developer’s Reference") == "Debian Developer’s Reference"
     assert write("word.pdf", "Microsoft Word - draft3.docx") == "Debian Developer's Reference"
+
+
+def test_html_inside_markdown_is_read_a_tables_rows_under_their_header_and_its_words_without_tags(tmp_path):
+    """API references and READMEs write tables in HTML inside Markdown: each row is a unit under its header
+    (the Node.js docs' "Ctrl+K" row was in no chunk at all), cited as the exact source and embedded, shown and
+    given to a model as its words; comments and images are nothing."""
+    from ragchat.chunking import ChunkParams, chunk_document
+    from ragchat.types import Evidence
+
+    source = ("# Readline\n\n<!-- YAML\nadded: v0.1.98\n-->\n\n## TTY keybindings\n\n<table>\n  <tr>\n    <th>Keys</th>\n"
+              "    <th>Description</th>\n  </tr>\n  <tr>\n    <td><kbd>Ctrl</kbd>+<kbd>K</kbd></td>\n"
+              "    <td>Delete from the current position to the end of line</td>\n  </tr>\n</table>\n\n"
+              "<p align=\"center\"><img src=\"logo.png\"></p>\n\n<details><summary>Note</summary>Works in any "
+              "terminal &amp; on Windows.</details>\n")
+    (tmp_path / "readline.md").write_text(source, encoding="utf-8")
+    doc = load_file(tmp_path / "readline.md", "readline.md")
+    kinds = [(b.kind, b.header) for b in doc.blocks]
+    assert kinds == [("heading", ""), ("heading", ""), ("header", ""), ("row", "Keys | Description"), ("paragraph", "")]
+    row = next(b for b in doc.blocks if b.kind == "row")
+    assert doc.text[row.start:row.end].startswith("<tr>") and doc.text[row.start:row.end].endswith("</tr>")
+    chunks = chunk_document(doc, ChunkParams(200, 0), lambda t: len(t.split()))
+    embedded = [t for c in chunks for t in c.embed_texts()]
+    assert "Keys | Description\nCtrl + K Delete from the current position to the end of line" in embedded
+    assert "Note Works in any terminal & on Windows." in embedded
+    unit = Evidence(n=1, chunk=chunks[0], source="readline.md", start=row.start, end=row.end,
+                    text=doc.text[row.start:row.end], score=1.0, kind="row", header="Keys | Description")
+    assert unit.readable() == "Keys | Description / Ctrl + K Delete from the current position to the end of line"
+    code = Evidence(n=1, chunk=chunks[0], source="readline.md", start=0, end=5, text="<b>x</b>", score=1.0, kind="code")
+    assert code.words() == "<b>x</b>"  # code stays as written
