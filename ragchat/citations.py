@@ -31,7 +31,7 @@ def render_evidence(evidence: Sequence[Evidence]) -> str:
 
 def compose_extractive(evidence: Sequence[Evidence]) -> str:
     """The answer made of the evidence units themselves, each followed by its marker."""
-    return " ".join(f"{e.words()} [{e.n}]" for e in evidence)
+    return " ".join(f"{' '.join(e.words().split())} [{e.n}]" for e in evidence)
 
 
 def normalise_markers(text: str) -> str:
@@ -180,7 +180,7 @@ def in_clause(words: str, unit: Evidence) -> str:
     new trade offices in six regions of Russia"). Words the unit does not hold verbatim are kept as written.
     A line of code is its own clause."""
     flat = " ".join(words.split())
-    lines = unit.text.split("\n") if unit.kind == "code" else [unit.text]
+    lines = unit.text.split("\n") if unit.kind == "code" else [unit.words()]  # an HTML row: its words
     for line in lines:
         line = " ".join(line.split())
         at = line.find(flat) if flat else -1

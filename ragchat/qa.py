@@ -269,7 +269,9 @@ class QA:
             # (docs/BENCHMARKS.md, "A second reading").
             if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
                 return _Part(question, checked)
-            passage = " ".join(c.quote for c in checked.citations)
+            units = {(e.source, e.start, e.end): e for e in chosen}
+            passage = " ".join(units[key].words() if key in units else c.quote
+                               for c in checked.citations for key in [(c.source, c.start, c.end)])
             yield Stage("checking", "Reading the answer against its passage once more")
             clock = time.perf_counter()
             try:

@@ -119,12 +119,13 @@ class Evidence:
     heading: str = ""  # the chunk's heading path
 
     def words(self) -> str:
-        """The unit's words on one line (an HTML row's without its tags)."""
-        return " ".join(_words(self.text, self.kind).split())
+        """The unit's text, or an HTML row's words without its tags."""
+        return _words(self.text, self.kind)
 
     def readable(self) -> str:
-        """The unit as a reader needs it to make sense: a table row with its header."""
-        return f"{self.header} / {self.words()}" if self.header else self.words()
+        """The unit as a reader needs it to make sense, on one line: a table row with its header."""
+        text = " ".join(self.words().split())
+        return f"{self.header} / {text}" if self.header else text
 
 
 @dataclass(frozen=True)

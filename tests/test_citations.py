@@ -89,6 +89,9 @@ def test_words_are_shown_with_the_clause_they_stand_in():
     assert in_clause("minlen=8", code) == "password requisite pam_cracklib.so minlen=8"  # its line, not the block
     zh = Evidence(1, CHUNK, "doc.txt", 0, 30, "多语言：Keyman 引擎，超过 2000 种语言", 0.8)
     assert in_clause("2000 种语言", zh) == "超过 2000 种语言"
+    row = Evidence(1, CHUNK, "doc.md", 0, 90, "<tr>\n  <td><kbd>Ctrl</kbd>+<kbd>K</kbd></td>\n  <td>Delete to the end of "
+                   "line</td>\n</tr>", 0.8, kind="row", header="Keys | Description")
+    assert in_clause("Delete to the end of line", row) == "Ctrl + K Delete to the end of line"  # its words, no tags
 
 
 def test_a_month_opening_a_short_answer_must_be_in_the_evidence():
