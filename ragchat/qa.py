@@ -270,7 +270,7 @@ class QA:
             if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
                 return _Part(question, checked)
             units = {(e.source, e.start, e.end): e for e in chosen}
-            passage = " ".join(units[key].words() if key in units else c.quote
+            passage = " ".join(units[key].readable() if key in units else c.quote
                                for c in checked.citations for key in [(c.source, c.start, c.end)])
             yield Stage("checking", "Reading the answer against its passage once more")
             clock = time.perf_counter()

@@ -122,10 +122,19 @@ class Evidence:
         """The unit's text, or an HTML row's words without its tags."""
         return _words(self.text, self.kind)
 
+    @property
+    def section(self) -> str:
+        """The title of the section the unit stands in, when it has one below the document's title: in an API
+        reference the sentence says "Sets the timer's start time…" and only its section says `timeout.refresh()`."""
+        parts = self.heading.split(" › ")
+        return parts[-1] if len(parts) > 1 else ""
+
     def readable(self) -> str:
-        """The unit as a reader needs it to make sense, on one line: a table row with its header."""
+        """The unit as a reader needs it to make sense, on one line: a table row with its header, under the
+        title of its section."""
         text = " ".join(self.words().split())
-        return f"{self.header} / {text}" if self.header else text
+        text = f"{self.header} / {text}" if self.header else text
+        return f"({self.section}) {text}" if self.section else text
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,19 @@ def test_words_are_shown_with_the_clause_they_stand_in():
     assert in_clause("Delete to the end of line", row) == "Ctrl + K Delete to the end of line"  # its words, no tags
 
 
+def test_a_unit_is_read_under_the_title_of_its_section():
+    """In an API reference the sentence says "Sets the timer's start time to the current time" and only its
+    section says `timeout.refresh()`: the model reads, and the check accepts, the unit under that title; the
+    document's own title alone adds nothing."""
+    unit = Evidence(1, CHUNK, "timers.md", 0, 60, "Sets the timer's start time to the current time.", 0.8,
+                    heading="Timers › Class: Timeout › `timeout.refresh()`")
+    assert unit.section == "`timeout.refresh()`"
+    assert render_evidence([unit]) == "[1] (`timeout.refresh()`) Sets the timer's start time to the current time."
+    assert verify("timeout.refresh() [1]", [unit]).verified_sentences
+    top = Evidence(1, CHUNK, "doc.txt", 0, 20, "Shoigu visited Pyongyang.", 0.8, heading="North Korea: Russia's Ally")
+    assert top.section == "" and top.readable() == "Shoigu visited Pyongyang."
+
+
 def test_a_month_opening_a_short_answer_must_be_in_the_evidence():
     # "July" from one sentence and "2014" from another do not make a date either sentence supports.
     assert not supported("July 2014", "In February 2014, a delegation traveled to Sochi.")
