@@ -277,7 +277,10 @@ def test_hostile_files_are_skipped_and_the_rest_indexed(corpus, settings_for, em
     assert sorted(report.added) == [SEED_FILE.name, "ok.pdf"]
     why = dict(report.skipped)
     assert sorted(why) == ["bomb.pdf", "broken.pdf", "slow.pdf"]
-    assert "took longer than 3 s" in why["slow.pdf"] and "no text" in why["bomb.pdf"]
+    assert "took longer than 3 s" in why["slow.pdf"]
+    # Inflating 300 MB takes ~1.5 s; with the fast suite's two workers on two cores it can outlast the budget.
+    # Either way it is bounded and named: read to nothing, or stopped by the clock.
+    assert "no text" in why["bomb.pdf"] or "took longer than 3 s" in why["bomb.pdf"]
     assert all(reason.startswith(f"{name}: ") for name, reason in why.items())
 
 
