@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .sentences import paragraph_spans, sentence_spans
-from .types import Block, Chunk, Document
+from .types import HEADING_SEPARATOR, Block, Chunk, Document
 
 CountTokens = Callable[[str], int]
 
@@ -51,7 +51,6 @@ class Unit:
 
 
 _UNIT_KIND = {"paragraph": "sentence", "item": "item", "row": "row", "header": "header", "code": "code", "heading": "heading"}
-HEADING_SEPARATOR = " › "
 
 
 def sections(doc: Document) -> tuple[list[Block], list[tuple[str, ...]]]:

@@ -352,6 +352,8 @@ def markdown(text: str) -> Parsed:
 
 _HTML_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr\s*>", re.IGNORECASE | re.DOTALL)
 _HTML_CELL = re.compile(r"<t([hd])\b[^>]*>(.*?)</t[hd]\s*>", re.IGNORECASE | re.DOTALL)
+
+
 def _html_in_markdown(text: str, start: int, end: int) -> list[Block]:
     """Raw HTML inside Markdown (API references write their tables so, READMEs their notes): each table row a
     row under its header, like a Markdown table's; other HTML with words in it one paragraph; a comment or an
@@ -674,8 +676,15 @@ def repeated_lines(pages: list[str]) -> set[str]:
                     near.add(line_key(line))
         beside.update(near)
         holding.update(held)
-    distances = Counter(d for (_, d), n in holding.items() if n >= 2 for _ in range(n))
+    distances: Counter[int] = Counter()  # how often headers seen twice or more hold the number at a distance
+    for (_, distance), n in holding.items():
+        if n >= 2:
+            distances[distance] += n
     numbering = {d for d, n in distances.items() if n >= 3}
-    once = {k for (k, d), n in holding.items() if d in numbering and sum(any(c.isalpha() for c in w) for w in k.split()) >= 2}
-    return ({k for k, n in counts.items() if n >= max(3, len(pages) // 2)} | {k for k, n in beside.items() if n >= 2}
-            | {k for (k, _), n in holding.items() if n >= 2} | once)
+
+    def titled(key: str) -> bool:  # "#.#. The Developers Database #", not "Chapter #"
+        return sum(any(c.isalpha() for c in word) for word in key.split()) >= 2
+
+    held = {k for (k, d), n in holding.items() if n >= 2 or (d in numbering and titled(k))}
+    most = {k for k, n in counts.items() if n >= max(3, len(pages) // 2)}
+    return most | {k for k, n in beside.items() if n >= 2} | held

@@ -214,6 +214,9 @@ def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], str]
         document.close()
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
 def _metadata_title(document) -> str:
     try:
         return " ".join(str(document.get_metadata_dict().get("Title") or "").split())
@@ -248,8 +251,7 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
     # out as such. The metadata's title when the cover shows it (tools write "Microsoft Word - draft3.docx"
     # there), else the cover's first line.
     cover = page_texts[0] if page_texts else ""
-    words = re.compile(r"[^\W_]+")
-    if not title or not set(words.findall(title.lower())) <= set(words.findall(cover.lower())):
+    if not title or not set(_WORD.findall(title.lower())) <= set(_WORD.findall(cover.lower())):
         first = next((line.strip() for line in cover.split("\n") if line.strip()), "")
         title = first if 0 < len(first.split()) <= 15 else ""
     return text, tuple(formats.numbered_levels(blocks, text)), tuple(pages), title

@@ -269,9 +269,9 @@ class QA:
             # (docs/BENCHMARKS.md, "A second reading").
             if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
                 return _Part(question, checked)
-            units = {(e.source, e.start, e.end): e for e in chosen}
-            passage = " ".join(units[key].readable() if key in units else c.quote
-                               for c in checked.citations for key in [(c.source, c.start, c.end)])
+            # Citations are made from the chosen units: the passage is theirs as the model read them.
+            by_span = {(e.source, e.start, e.end): e for e in chosen}
+            passage = " ".join(by_span[(c.source, c.start, c.end)].readable() for c in checked.citations)
             yield Stage("checking", "Reading the answer against its passage once more")
             clock = time.perf_counter()
             try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code", "contents")
 
 
+HEADING_SEPARATOR = " › "  # between the parts of a heading path ("Title › Chapter › Section")
 _MARKUP = re.compile(r"<!--.*?-->|<[!/]?[A-Za-z][^>]*>", re.DOTALL)
 
 
@@ -126,7 +127,7 @@ class Evidence:
     def section(self) -> str:
         """The title of the section the unit stands in, when it has one below the document's title: in an API
         reference the sentence says "Sets the timer's start time…" and only its section says `timeout.refresh()`."""
-        parts = self.heading.split(" › ")
+        parts = self.heading.split(HEADING_SEPARATOR)
         return parts[-1] if len(parts) > 1 else ""
 
     def readable(self) -> str:
