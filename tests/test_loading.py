@@ -517,3 +517,14 @@ def test_html_inside_markdown_is_read_a_tables_rows_under_their_header_and_its_w
     assert unit.readable() == "Keys | Description / Ctrl + K Delete from the current position to the end of line"
     code = Evidence(n=1, chunk=chunks[0], source="readline.md", start=0, end=5, text="<b>x</b>", score=1.0, kind="code")
     assert code.words() == "<b>x</b>"  # code stays as written
+
+
+def test_damaged_pdf_metadata_gives_no_title_instead_of_an_error():
+    """The title then comes from the cover (loading._pdf); the text is read as before."""
+    from ragchat.loading import _metadata_title
+
+    class Damaged:  # PDFium raising on a broken /Info dictionary
+        def get_metadata_dict(self):
+            raise ValueError("bad Info dictionary")
+
+    assert _metadata_title(Damaged()) == ""
