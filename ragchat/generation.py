@@ -30,6 +30,7 @@ from typing import Iterator, Protocol, Sequence
 
 from .citations import compose_extractive, render_evidence
 from .errors import ConfigError, ModelError
+from .language import pieces
 from .prompts import Prompts
 from .settings import Settings
 from .types import Evidence
@@ -48,6 +49,48 @@ BUNDLED_LLM_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SHORT_ANSWER_GRAMMAR = r'''root ::= "{\"answer\": \"" char{0,300} "\"}"
 char ::= [^"\\\x00-\x1f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'''
 CONFIRM_GRAMMAR = r'''root ::= "{\"supported\": \"" ("yes" | "no") "\"}"'''
+
+# A copied answer may stop before the punctuation that ends a piece ("July" of "July,").
+_TRAILING = re.compile(r"(?<=\w)[^\w\s]+$")
+_LEADING = re.compile(r"[^\w\s]+(?=\w)")
+
+
+def _literal(text: str) -> str:
+    """A GBNF string literal producing `text` as it stands inside a JSON string."""
+    inner = json.dumps(text, ensure_ascii=False)[1:-1]
+    return '"' + inner.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _rest(piece: str, following: str) -> str:
+    trailing = _TRAILING.search(piece)
+    if trailing:
+        return f"{_literal(piece[: trailing.start()])} ({_literal(trailing.group(0))} {following})?"
+    return f"{_literal(piece)} {following}"
+
+
+def copy_grammar(texts: Sequence[str]) -> str:
+    """GBNF for {"answer": "..."} whose answer is words copied in order from one of the texts, or NOT IN
+    DOCUMENTS: the model picks which words answer, and cannot write any it did not read (a year from its own
+    knowledge, a name from the other passage). Each text is a chain of rules, one per piece (language.pieces),
+    that may be entered at any word and left after any piece."""
+    rules: list[str] = []
+    starts: list[str] = []
+    for u, text in enumerate(texts):
+        chain = pieces(text)
+        for j, (_, piece) in enumerate(chain):
+            name = f"u{u}-{j}"
+            following = ""
+            if j + 1 < len(chain):
+                separator = chain[j + 1][0]
+                following = f"({_literal(separator)} u{u}-{j + 1})?" if separator else f"(u{u}-{j + 1})?"
+            rules.append(f"{name} ::= {_rest(piece, following)}")
+            starts.append(name)
+            leading = _LEADING.match(piece)
+            if leading:  # "$25", "`os.uptime()`", "“Asian": the answer may also start at the word itself
+                rules.append(f"{name}w ::= {_rest(piece[leading.end():], following)}")
+                starts.append(f"{name}w")
+    answer = " | ".join(starts + [_literal(NOT_ANSWERED)])
+    return "\n".join([f'root ::= "{{\\"answer\\": \\"" ({answer}) "\\"}}"', *rules])
 
 
 def json_string_field(deltas: Iterator[str], key: str) -> Iterator[str]:
@@ -118,9 +161,16 @@ class Generator(Protocol):
     # True: the generator reads the evidence and may decline what the code's rules let through; False: it
     # cannot read, so the rules decide alone, and the best unit must also lead the next by `budget.lead`.
     judges: bool
+    # True: `copy_answer` holds the model to words copied from the evidence, and qa asks for it when the
+    # generator's own words did not verify.
+    copies: bool
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
         """Drafts of an answer citing the evidence as [n] (or unmarked, in its words), or Declined."""
+        ...
+
+    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        """Answer again, in words copied in order from one evidence unit (or Declined)."""
         ...
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
@@ -174,9 +224,13 @@ class Extractive:
     # abstention to ≥ 0.75 (docs/BENCHMARKS.md, "Extractive lead").
     budget = Budget(3, 0.03, lead=0.05)
     judges = False
+    copies = False  # its answer is already the evidence's words
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
         yield Draft(compose_extractive(evidence))
+
+    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        return self.answer(question, evidence)
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         return rewrite_by_rule(question, history)
@@ -193,6 +247,7 @@ class ChatGenerator:
     # instead of those within 0.25 answered one more question of 91 and took 1.2 s longer (BENCHMARKS.md).
     budget = Budget(5, 0.25)
     judges = True
+    copies = False  # an OpenAI-compatible server takes no grammar (LocalGenerator does)
 
     def __init__(self, prompts: Prompts, max_tokens: int) -> None:
         self.prompts = prompts
@@ -211,6 +266,9 @@ class ChatGenerator:
 
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
         yield from drafts(self._chat(self._messages(self.prompts.answer_system, question, evidence), self.max_tokens))
+
+    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        return self.answer(question, evidence)  # not asked while `copies` is False
 
     def _messages(self, system: str, question: str, evidence: Sequence[Evidence]) -> list[dict]:
         user = self.prompts.answer_user.format(evidence=render_evidence(evidence), question=question)
@@ -279,6 +337,7 @@ class LocalGenerator(ChatGenerator):
     (cache_prompt), so the fixed system prompt is processed once, not per question."""
 
     mode = "local"
+    copies = True
 
     def __init__(self, prompts: Prompts, settings: Settings, model_path: Path) -> None:
         super().__init__(prompts, settings.max_answer_tokens)
@@ -322,6 +381,15 @@ class LocalGenerator(ChatGenerator):
         NOT IN DOCUMENTS for ~20% of answerable questions (docs/BENCHMARKS.md)."""
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
         yield from drafts(json_string_field(self._chat(messages, self.max_tokens, SHORT_ANSWER_GRAMMAR), "answer"))
+
+    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+        """The same request held to words copied from one unit (copy_grammar): llama.cpp reuses the prompt
+        it has just processed, so this costs the answer's tokens only. Asked first, under the grammar, the model
+        answers with some unit's words where its own words would have shown it was unsure: dev suite, 4 more
+        questions answered wrongly than a free answer checked first (docs/BENCHMARKS.md, "Copied answers")."""
+        messages = self._messages(self.prompts.short_answer_system, question, evidence)
+        grammar = copy_grammar([e.readable() for e in evidence])
+        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, grammar), "answer"))
 
     def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         """Text deltas of the reply; with a GBNF grammar, the reply is constrained to it."""

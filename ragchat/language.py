@@ -19,6 +19,21 @@ _LATIN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 
 
+# A piece of text a copied answer may start or end on: a CJK character, or a run of anything but spaces and CJK.
+_PIECE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+
+
+def pieces(text: str) -> list[tuple[str, str]]:
+    """The text as (separator, piece) pairs, the separator being what stands before the piece ("" or one space):
+    where an answer copied from it may start and end, in any script. Whitespace runs count as one space."""
+    flat = " ".join(text.split())
+    out, end = [], 0
+    for m in _PIECE.finditer(flat):
+        out.append((flat[end:m.start()], m.group(0)))
+        end = m.end()
+    return out
+
+
 @dataclass(frozen=True)
 class Language:
     code: str

@@ -122,6 +122,32 @@ def test_local_generator_streams_a_short_answer_in_process(smollm2):
     assert raw.startswith('{"answer": "')  # compact: no whitespace tokens spent before the answer
 
 
+def test_the_copy_grammar_lets_an_answer_start_at_any_word_and_stop_before_punctuation():
+    from ragchat.generation import copy_grammar
+
+    grammar = copy_grammar(['At the end of July, "Shoigu" visited.', "使用 Linux，很好"])
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines())
+    assert rules["u0-4"] == '"July" ("," (" " u0-5)?)?'  # "July" may end the answer, or go on past its comma
+    assert rules["u0-5"] == r'"\\\"Shoigu" ("\\\"" (" " u0-6)?)?'  # a quote, escaped for JSON and then for GBNF
+    assert rules["u1-0"] == '"使" (u1-1)?' and rules["u1-1"] == '"用" (" " u1-2)?'  # CJK: each character a piece
+    root = rules["root"]
+    starts = root[root.index("(") + 1 : root.rindex(")")].split(" | ")
+    assert {"u0-0", "u0-2", "u0-5", "u0-5w"} <= set(starts)  # at any piece, or at the word after its quote mark
+    assert rules["u0-5w"] == r'"Shoigu" ("\\\"" (" " u0-6)?)?'
+    assert '"NOT IN DOCUMENTS"' in starts
+
+
+def test_a_real_runtime_answers_only_in_words_it_was_given(smollm2):
+    """Held to copying, even a model that knows nothing of the passages writes none of its own words:
+    every answer is a run of one evidence unit's words, or NOT IN DOCUMENTS."""
+    generator = make_generator("local", Settings(llm_path=smollm2, max_answer_tokens=40, llm_context=1024),
+                               Prompts.load())
+    for question in ("When did Shoigu visit North Korea?", "What is the capital of France?", "Who won in 2014?"):
+        text = "".join(e.text for e in generator.copy_answer(question, EVIDENCE) if isinstance(e, Draft))
+        assert text.strip()
+        assert text == "NOT IN DOCUMENTS" or text in EVIDENCE[0].readable(), text
+
+
 def test_a_second_reading_replies_in_its_form_with_a_real_runtime(smollm2):
     """The tiny model cannot judge, but its reply through the grammar must be read as a yes or a no."""
     import re

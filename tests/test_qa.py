@@ -119,6 +119,7 @@ class _WordsOnly:
     mode = "local"
     budget = Budget(5, 0.25)
     judges = True
+    copies = False  # the fake has no grammar to hold it to the passages' words
 
     def __init__(self, reply: str) -> None:
         self.reply = reply
@@ -213,6 +214,40 @@ def test_words_no_evidence_holds_are_never_shown(qa):
     assert answer.mode == "extractive" and "Kang Sun-nam" in answer.answer
     assert "Ivanov" not in "".join(deltas)
     assert any("could not be checked" in w for w in answer.warnings)
+
+
+class _Copier(_WordsOnly):
+    """Writes its own words first; held to copying, writes `copied` (a fake of the orchestration: the real
+    grammar is in test_generation)."""
+
+    copies = True
+
+    def __init__(self, reply, copied):
+        super().__init__(reply)
+        self.copied = copied
+
+    def copy_answer(self, question, evidence):
+        yield from drafts(iter([self.copied]))
+
+
+def test_words_that_fail_the_check_are_asked_for_again_in_the_passages_words(qa):
+    """The design card's question: the model's "July 2014" does not verify; held to copying, it writes "end of
+    July", which does. The reader sees only that, in its clause, with no note of a fallback."""
+    qa = _with_generator(qa, _Copier("July 2014", "end of July"))
+    events = list(qa.events("When did Shoigu visit North Korea?", mode="local"))
+    answer = events[-1]
+    assert answer.answerable and answer.mode == "local" and answer.answer == "At the end of July [1]"
+    assert answer.warnings == () and answer.citations[0].verified
+    assert [e.text for e in events if isinstance(e, Delta)] == [answer.answer]
+    assert [e.name for e in events if isinstance(e, Stage)] == ["searching", "reading", "checking", "writing",
+                                                                "checking", "checking"]
+    _assert_exact(answer, qa)
+
+
+def test_a_model_that_declines_when_held_to_copying_is_not_answered(qa):
+    qa = _with_generator(qa, _Copier("July 2014", "NOT IN DOCUMENTS"))
+    answer = qa.ask("When did Shoigu visit North Korea?", mode="local")
+    assert not answer.answerable and answer.citations == () and answer.answer == qa.prompts.abstain
 
 
 def test_not_in_documents_abstains_and_is_never_shown(qa):
