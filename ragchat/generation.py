@@ -169,8 +169,9 @@ class Generator(Protocol):
         """Drafts of an answer citing the evidence as [n] (or unmarked, in its words), or Declined."""
         ...
 
-    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
-        """Answer again, in words copied in order from one evidence unit (or Declined)."""
+    def copy_answer(self, question: str, evidence: Sequence[Evidence], units: Sequence[Evidence]
+                    ) -> Iterator[GeneratorEvent]:
+        """Answer again from the same evidence, in words copied in order from one of `units` (or Declined)."""
         ...
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
@@ -229,8 +230,9 @@ class Extractive:
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
         yield Draft(compose_extractive(evidence))
 
-    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
-        return self.answer(question, evidence)
+    def copy_answer(self, question: str, evidence: Sequence[Evidence], units: Sequence[Evidence]
+                    ) -> Iterator[GeneratorEvent]:
+        return self.answer(question, units)
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         return rewrite_by_rule(question, history)
@@ -267,7 +269,8 @@ class ChatGenerator:
     def answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
         yield from drafts(self._chat(self._messages(self.prompts.answer_system, question, evidence), self.max_tokens))
 
-    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
+    def copy_answer(self, question: str, evidence: Sequence[Evidence], units: Sequence[Evidence]
+                    ) -> Iterator[GeneratorEvent]:
         return self.answer(question, evidence)  # not asked while `copies` is False
 
     def _messages(self, system: str, question: str, evidence: Sequence[Evidence]) -> list[dict]:
@@ -382,13 +385,15 @@ class LocalGenerator(ChatGenerator):
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
         yield from drafts(json_string_field(self._chat(messages, self.max_tokens, SHORT_ANSWER_GRAMMAR), "answer"))
 
-    def copy_answer(self, question: str, evidence: Sequence[Evidence]) -> Iterator[GeneratorEvent]:
-        """The same request held to words copied from one unit (copy_grammar): llama.cpp reuses the prompt
-        it has just processed, so this costs the answer's tokens only. Asked first, under the grammar, the model
-        answers with some unit's words where its own words would have shown it was unsure: dev suite, 4 more
-        questions answered wrongly than a free answer checked first (docs/BENCHMARKS.md, "Copied answers")."""
+    def copy_answer(self, question: str, evidence: Sequence[Evidence], units: Sequence[Evidence]
+                    ) -> Iterator[GeneratorEvent]:
+        """The same request held to words copied from one of `units` (copy_grammar): llama.cpp reuses the prompt
+        it has just processed, so this costs the answer's tokens only. Not the first answer: held to copying, the
+        model always copies something, where its own words would have shown it was unsure (every answer under
+        the grammar, dev suite: 3 fewer right and 4 more wrong than this as a second answer; docs/BENCHMARKS.md,
+        "Copied answers")."""
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
-        grammar = copy_grammar([e.readable() for e in evidence])
+        grammar = copy_grammar([e.readable() for e in units])
         yield from drafts(json_string_field(self._chat(messages, self.max_tokens, grammar), "answer"))
 
     def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:

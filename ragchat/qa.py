@@ -263,22 +263,24 @@ class QA:
         checked = verify(attribute(generated.text, chosen, language), chosen, language) \
             if generated.failure is None else None
         decided = gathered.lead >= Extractive.budget.lead  # the rules alone can tell which unit answers
+        # What the rules would quote (the best unit, and any scoring almost as well).
+        fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
         if checked is not None and not checked.verified_sentences and generator.copies \
                 and not markers(generated.text) and decided:
             # Its own words did not check out ("July 2014" from "At the end of July" and a year elsewhere): asked
-            # once more, held to words copied from one unit, the model says which words answer, or declines.
-            # Not when the rules cannot tell either: the model's slip and the rules' tie both say "unsure", and
-            # held to copying it then answered 3 such questions wrongly and 1 rightly on the dev suite
-            # (docs/BENCHMARKS.md, "Copied answers").
+            # once more, held to words copied from the units the rules would quote, the model says which of their
+            # words answer, or declines. Not from any unit it read: answering "Yes" or "No" fails the check too,
+            # and then it copied a name from another passage. Not when the rules cannot tell either: the model's
+            # slip and the rules' tie both say "unsure" (docs/BENCHMARKS.md, "Copied answers").
             yield Stage("writing", "Answering again in the passages' own words")
             clock = time.perf_counter()
-            again = yield from generate(generator.copy_answer(question, chosen))
+            again = yield from generate(generator.copy_answer(question, chosen, fallback))
             timings["generate"] += _ms(clock)
             if again.declined:
                 return _Part(question, None)
             yield Stage("checking", "Checking the answer against the passages")
             if again.failure is None:
-                checked = verify(attribute(again.text, chosen, language), chosen, language)
+                checked = verify(attribute(again.text, fallback, language), fallback, language)
         if checked is not None and checked.verified_sentences:
             # Verification finds the answer's facts in the passage; whether the passage gives them as the answer
             # to *this* question is a reading: "Who is the Russian ambassador?" → "General Sergei Shoigu" checks
@@ -312,7 +314,6 @@ class QA:
         if not decided:
             return _Part(question, None, undecided=True)
         reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
-        fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
         return _Part(question, verify(compose_extractive(fallback), fallback, language),
                      (f"{reason}; showing the passages' own words",))
 

@@ -143,7 +143,7 @@ def test_a_real_runtime_answers_only_in_words_it_was_given(smollm2):
     generator = make_generator("local", Settings(llm_path=smollm2, max_answer_tokens=40, llm_context=1024),
                                Prompts.load())
     for question in ("When did Shoigu visit North Korea?", "What is the capital of France?", "Who won in 2014?"):
-        text = "".join(e.text for e in generator.copy_answer(question, EVIDENCE) if isinstance(e, Draft))
+        text = "".join(e.text for e in generator.copy_answer(question, EVIDENCE, EVIDENCE) if isinstance(e, Draft))
         assert text.strip()
         assert text == "NOT IN DOCUMENTS" or text in EVIDENCE[0].readable(), text
 

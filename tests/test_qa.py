@@ -225,17 +225,21 @@ class _Copier(_WordsOnly):
     def __init__(self, reply, copied):
         super().__init__(reply)
         self.copied = copied
+        self.units = []
 
-    def copy_answer(self, question, evidence):
+    def copy_answer(self, question, evidence, units):
+        self.units.append(units)
         yield from drafts(iter([self.copied]))
 
 
 def test_words_that_fail_the_check_are_asked_for_again_in_the_passages_words(qa):
     """The design card's question: the model's "July 2014" does not verify; held to copying, it writes "end of
     July", which does. The reader sees only that, in its clause, with no note of a fallback."""
-    qa = _with_generator(qa, _Copier("July 2014", "end of July"))
-    events = list(qa.events("When did Shoigu visit North Korea?", mode="local"))
+    copier = _Copier("July 2014", "end of July")
+    events = list(_with_generator(qa, copier).events("When did Shoigu visit North Korea?", mode="local"))
     answer = events[-1]
+    [units] = copier.units  # held to the units the rules would quote, not to every passage it read
+    assert "end of July" in units[0].text and len(units) <= 3
     assert answer.answerable and answer.mode == "local" and answer.answer == "At the end of July [1]"
     assert answer.warnings == () and answer.citations[0].verified
     assert [e.text for e in events if isinstance(e, Delta)] == [answer.answer]
