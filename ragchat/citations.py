@@ -170,6 +170,17 @@ def _fold(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower().split())
 
 
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def _plain(text: str) -> str:
+    """The text with straight quotes and, where that keeps every character's place, in lower case: a model
+    writes "Putin's Pivot" for "Putin’s Pivot", and the reader must see the passage's own characters."""
+    straight = text.translate(_QUOTES)
+    lowered = straight.lower()
+    return lowered if len(lowered) == len(straight) else straight
+
+
 # Where a clause ends: a comma, semicolon or colon before a space (not "3,500"), a sentence's end, CJK marks.
 _CLAUSE_END = re.compile(r"[,;:](?=\s)|[.!?](?=\s|$)|[，；：、。！？]")
 
@@ -179,11 +190,11 @@ def in_clause(words: str, unit: Evidence) -> str:
     words cuts what qualifies them ("1960s" of "In the early 1960s, relations hit rock bottom", "six" of "…
     new trade offices in six regions of Russia"). Words the unit does not hold verbatim are kept as written.
     A line of code is its own clause."""
-    flat = " ".join(words.split())
+    flat = _plain(" ".join(words.split()))
     lines = unit.text.split("\n") if unit.kind == "code" else [unit.words()]  # an HTML row: its words
     for line in lines:
         line = " ".join(line.split())
-        at = line.find(flat) if flat else -1
+        at = _plain(line).find(flat) if flat else -1
         if at < 0:
             continue
         ends = list(_CLAUSE_END.finditer(line))

@@ -84,6 +84,9 @@ def test_words_are_shown_with_the_clause_they_stand_in():
     assert in_clause("six", unit) == "Pyongyang began preparing to open new trade offices in six regions of Russia"
     assert in_clause("3,500 rubles", unit) == "worth 3,500 rubles"  # a digit group is no clause
     assert in_clause("seven regions", unit) == "seven regions"  # not the unit's words: left as written
+    pivot = Evidence(1, CHUNK, "doc.txt", 0, 80, "Putin proclaimed what will be popularly called Putin’s Pivot, a "
+                     "turn to Asia.", 0.8)
+    assert in_clause("putin's pivot", pivot) == "Putin proclaimed what will be popularly called Putin’s Pivot"
     code = Evidence(1, CHUNK, "doc.txt", 0, 60, "auth required pam_unix.so\npassword requisite pam_cracklib.so minlen=8",
                     0.8, kind="code")
     assert in_clause("minlen=8", code) == "password requisite pam_cracklib.so minlen=8"  # its line, not the block
