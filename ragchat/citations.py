@@ -166,11 +166,11 @@ def _negation_differs(sentence: str, evidence_text: str, language: Language) -> 
     return False
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower().split())
-
-
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.translate(_QUOTES).lower().split())
 
 
 def _plain(text: str) -> str:

@@ -382,8 +382,7 @@ class LocalGenerator(ChatGenerator):
         Measured on our QA set, this 1.5B model picks the right words far more often than the right [n]:
         asked for both it pointed at the wrong sentence in ~30% of answers, and asked for a sentence it said
         NOT IN DOCUMENTS for ~20% of answerable questions (docs/BENCHMARKS.md)."""
-        messages = self._messages(self.prompts.short_answer_system, question, evidence)
-        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, SHORT_ANSWER_GRAMMAR), "answer"))
+        return self._short_answer(question, evidence, SHORT_ANSWER_GRAMMAR)
 
     def copy_answer(self, question: str, evidence: Sequence[Evidence], units: Sequence[Evidence]
                     ) -> Iterator[GeneratorEvent]:
@@ -392,8 +391,10 @@ class LocalGenerator(ChatGenerator):
         model always copies something, where its own words would have shown it was unsure (every answer under
         the grammar, dev suite: 3 fewer right and 4 more wrong than this as a second answer; docs/BENCHMARKS.md,
         "Copied answers")."""
+        return self._short_answer(question, evidence, copy_grammar([e.readable() for e in units]))
+
+    def _short_answer(self, question: str, evidence: Sequence[Evidence], grammar: str) -> Iterator[GeneratorEvent]:
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
-        grammar = copy_grammar([e.readable() for e in units])
         yield from drafts(json_string_field(self._chat(messages, self.max_tokens, grammar), "answer"))
 
     def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
