@@ -2,8 +2,8 @@
 parse markers in generated text, verify that each sentence is supported by what it cites, and turn the
 survivors into Citations with exact spans.
 
-A marker [n] refers to evidence number n (1-based). Markers outside 1..len(evidence) resolve to nothing
-and are removed: [0] never means "the last one".
+A marker [n] refers to evidence number n (1-based). Markers above len(evidence) resolve to nothing and are
+removed. Brackets holding 0 are never markers: "[0, 0, 0]" or "[0]" is a value an answer may quote.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from .language import Language, get as get_language
 from .sentences import sentence_spans
 from .types import Citation, Evidence
 
-MARKER = re.compile(r"\[(\d{1,4})\]")
+_N = r"[1-9]\d{0,3}"
+MARKER = re.compile(rf"\[({_N})\]")
 # "[1, 2]" and "[1][2]" are both read; "[1-3]" is not a form we ask for.
-_GROUP = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})+)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,4}\])+[.,;]?\s*")
+_GROUP = re.compile(rf"\[({_N}(?:\s*,\s*{_N})+)\]")
+_LEADING_MARKERS = re.compile(rf"^(?:\s*\[{_N}\])+[.,;]?\s*")
 _QUOTED = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
 # Capitalised words that are not sentence-initial: names, places, organisations.
 _NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
@@ -181,43 +182,80 @@ def _plain(text: str) -> str:
     return lowered if len(lowered) == len(straight) else straight
 
 
-# Where a clause ends: a comma, semicolon or colon before a space (not "3,500"), a sentence's end, CJK marks.
-_CLAUSE_END = re.compile(r"[,;:](?=\s)|[.!?](?=\s|$)|[，；：、。！？]")
+# Where a clause ends: a comma, semicolon or colon before a space (not "3,500"), a sentence's end (not an
+# initial's full stop: "N. Korea", "J. Smith"), CJK marks.
+_CLAUSE_END = re.compile(r"[,;:](?=\s)|(?<!\b[^\W\d_])\.(?=\s|$)|[!?](?=\s|$)|[，；：、。！？]")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _in_order(words: str, line: str) -> tuple[int, int] | None:
+    """Where the line holds the words in order with at most one other word between two of them: a model
+    lists "Russia, China, Venezuela" for "Russia, China and Venezuela". None when it does not."""
+    wanted = _TOKEN.findall(_plain(words))
+    if len(wanted) < 2:
+        return None
+    tokens = list(_TOKEN.finditer(_plain(line)))
+    for first, token in enumerate(tokens):
+        if token.group(0) != wanted[0]:
+            continue
+        at, ok = first, True
+        for word in wanted[1:]:
+            step = next((i for i in range(at + 1, min(at + 3, len(tokens))) if tokens[i].group(0) == word), None)
+            if step is None:
+                ok = False
+                break
+            at = step
+        if ok:
+            return tokens[first].start(), tokens[at].end()
+    return None
 
 
 def in_clause(words: str, unit: Evidence) -> str:
     """The words as the unit has them, with the rest of the clause(s) they stand in: a model copying a few
     words cuts what qualifies them ("1960s" of "In the early 1960s, relations hit rock bottom", "six" of "…
-    new trade offices in six regions of Russia"). Words the unit does not hold verbatim are kept as written.
+    new trade offices in six regions of Russia"). Words the unit holds only with a word more between two of
+    them are shown as the unit has them (`_in_order`); words it does not hold are kept as written.
     A line of code is its own clause."""
     flat = _plain(" ".join(words.split()))
     lines = unit.text.split("\n") if unit.kind == "code" else [unit.words()]  # an HTML row: its words
-    for line in lines:
-        line = " ".join(line.split())
+    flat_lines = [" ".join(line.split()) for line in lines]
+    for line in flat_lines:
         at = _plain(line).find(flat) if flat else -1
-        if at < 0:
-            continue
-        ends = list(_CLAUSE_END.finditer(line))
-        start = max([m.end() for m in ends if m.end() <= at], default=0)
-        stop = min([m.start() for m in ends if m.start() >= at + len(flat)], default=len(line))
-        return line[start:stop].strip()
+        if at >= 0:
+            return _clause(line, at, at + len(flat))
+    for line in flat_lines:
+        span = _in_order(flat, line)
+        if span is not None:
+            return _clause(line, *span)
     return words
+
+
+def _clause(line: str, at: int, end: int) -> str:
+    ends = list(_CLAUSE_END.finditer(line))
+    start = max([m.end() for m in ends if m.end() <= at], default=0)
+    stop = min([m.start() for m in ends if m.start() >= end], default=len(line))
+    return line[start:stop].strip()
 
 
 def attribute(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> str:
     """Give an answer written without markers the marker of the evidence that supports it: of the units
-    that pass `supported`, the one sharing most of its words (the earlier, better-ranked one on a tie),
-    and the rest of the clause the words stand in there (`in_clause`).
+    that pass `supported`, the one sharing most of its terms, then the one whose facts it finds (the earlier,
+    better-ranked one on a tie), and the rest of the clause the words stand in there (`in_clause`).
     Text that already cites, or that no unit supports, is returned as it is (verify judges it)."""
     if not text.strip() or markers(text):
         return text
     language = language or get_language("en")
-    words = set(language.words(_fold(text)))
-    best, shared = None, 0
+    best, rank = None, (0, False)
     for e in evidence:
-        count = len(words & set(language.words(_fold(e.readable()))))
-        if count > shared and supported(text, e.readable(), language):
-            best, shared = e, count
+        state = support(text, e.readable(), language)
+        if state == NOT_FOUND:
+            continue
+        # Terms, not words: "10 days" shares "day" with "a ten-day visit"; an answer of a value alone
+        # ("[0, 0, 0]") shares no term, and the unit whose facts it finds is still its source.
+        said, held = language.terms([_fold(text), _fold(e.readable())])
+        candidate = (len(set(said) & set(held)), state == FOUND)
+        if candidate > rank:
+            best, rank = e, candidate
     return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
 
 
@@ -239,7 +277,8 @@ def verify(text: str, evidence: Sequence[Evidence], language: Language | None = 
         body = without_markers(sentence)
         if not body:
             continue
-        body = re.sub(r"\s+([.,;:!?])", r"\1", body)
+        # A marker taken out leaves "July ." behind; ".deb" or "-S" after a space is the text's own.
+        body = re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", body)
         state = support(body, " ".join(by_n[n].readable() for n in cited), language) if cited else NOT_FOUND
         if state == NOT_FOUND:
             unverified.append(body)

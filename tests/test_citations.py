@@ -38,10 +38,20 @@ def test_invented_year_is_unverified():
 
 
 def test_out_of_range_markers_resolve_to_nothing():
-    checked = verify("Shoigu visited at the end of July [0][99][1].", EVIDENCE)
+    checked = verify("Shoigu visited at the end of July [99][1].", EVIDENCE)
     assert checked.answer == "Shoigu visited at the end of July. [1]" or checked.answer.endswith("[1]")
     assert [c.n for c in checked.citations] == [1]
-    assert "[0]" not in checked.answer and "[99]" not in checked.answer
+    assert "[99]" not in checked.answer
+
+
+def test_a_bracket_holding_zero_is_a_value_not_a_marker():
+    # Node.js: "On Windows, the return value is always `[0, 0, 0]`." The model answers with the value alone.
+    sentence = "On Windows, the return value is always `[0, 0, 0]`."
+    units = [Evidence(1, CHUNK, "doc.txt", 0, len(sentence), sentence, 0.8)]
+    assert markers("[0, 0, 0]") == [] and markers("[0]") == []
+    checked = verify(attribute("[0, 0, 0]", units), units)
+    assert checked.verified_sentences == 1 and "[0, 0, 0]" in checked.answer
+    assert [c.n for c in checked.citations] == [1]
 
 
 def test_uncited_sentence_is_unverified():
@@ -84,6 +94,12 @@ def test_words_are_shown_with_the_clause_they_stand_in():
     assert in_clause("six", unit) == "Pyongyang began preparing to open new trade offices in six regions of Russia"
     assert in_clause("3,500 rubles", unit) == "worth 3,500 rubles"  # a digit group is no clause
     assert in_clause("seven regions", unit) == "seven regions"  # not the unit's words: left as written
+    assert in_clause("offices six regions", unit) == "Pyongyang began preparing to open new trade offices in six regions of Russia"
+    assert in_clause("trade regions", unit) == "trade regions"  # more than a word between: not the unit's
+    listed = Evidence(1, CHUNK, "doc.txt", 0, 90, "The resolution was supported by Russia, China and Venezuela.", 0.8)
+    assert in_clause("Russia, China, Venezuela", listed) == "The resolution was supported by Russia, China and Venezuela"
+    initial = Evidence(1, CHUNK, "doc.txt", 0, 90, "N. Korea was one of five countries that voted against it.", 0.8)
+    assert in_clause("five", initial) == "N. Korea was one of five countries that voted against it"
     pivot = Evidence(1, CHUNK, "doc.txt", 0, 80, "Putin proclaimed what will be popularly called Putin’s Pivot, a "
                      "turn to Asia.", 0.8)
     assert in_clause("putin's pivot", pivot) == "Putin proclaimed what will be popularly called Putin’s Pivot"
