@@ -155,6 +155,13 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
     return out
 
 
+def _block(candidate: Candidate, store: Store) -> str:
+    """The text of the block (paragraph, list item, row) that holds the unit."""
+    document = store.documents.get(candidate.hit.chunk.source)
+    block = next((b for b in document.blocks if b.start <= candidate.start < b.end), None) if document else None
+    return document.text[block.start : block.end] if block else ""
+
+
 def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], store: Store) -> Gathered:
     """Score the hits' units and decide, in code, whether they can answer the question at all.
 
@@ -176,7 +183,10 @@ def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], 
         return Gathered(tuple(ranked), False, f"no close sentence holds the {kind} asked for", kind)
     named = set(numbers(question))
     if named:
-        around = set(numbers(" ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text}" for c in close)))
+        # The unit's whole block too: a chunk may start after the year its paragraph is about ("In October
+        # 2014, … In November of the same year, …").
+        around = set(numbers(" ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text} {_block(c, store)}"
+                                      for c in close)))
         if not named & around:
             return Gathered(tuple(ranked), False, "the numbers the question names are not in the close passages", kind)
     return Gathered(tuple(ranked), True, "", kind)

@@ -17,7 +17,10 @@ CHRONICLE = (
     + FILLER * 8
     + "\n\nIn November of the same year, the royal envoy, Anton Weiss, spent seven days in the Bordurian capital.\n\n"
     "The old chancellor distrusted the foreign advisers at court. He called them spies and thieves in his "
-    "letters. Until 1956, the two crowns exchanged gifts every winter.\n"
+    "letters. Until 1956, the two crowns exchanged gifts every winter.\n\n"
+    # One paragraph longer than a chunk: the pier's chunk starts after the year it happened in.
+    "In October 2015, the Bordurian fleet sailed up the river for the first time. " + FILLER * 3
+    + "In December of the same year, the harbour master, Otto Klein, opened the northern pier.\n"
 )
 
 
@@ -63,6 +66,13 @@ def test_a_number_the_question_names_must_be_in_the_close_passages(chronicle):
     assert _gathered(chronicle, "Until what year did the two crowns exchange gifts every winter?").answerable
     missing = _gathered(chronicle, "What did the two crowns exchange in 1987?")
     assert not missing.answerable and "numbers" in missing.reason
+
+
+def test_a_number_named_may_stand_in_the_units_paragraph_before_its_chunk(chronicle):
+    question = "Who opened the northern pier in December 2015?"
+    ranked = _ranked(chronicle, question)
+    assert "Otto Klein" in ranked[0].text and "2015" not in ranked[0].hit.chunk.text
+    assert _gathered(chronicle, question).answerable
 
 
 def test_an_off_topic_question_falls_under_the_calibrated_floor(chronicle):
