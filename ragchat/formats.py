@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from typing import Iterable
 
+from .sentences import sentence_spans
 from .types import Block, markup_free
 
 Parsed = tuple[str, tuple[Block, ...], str]
@@ -232,7 +233,10 @@ class _HtmlWalker:
         cells = [[c for c in tr if _tag(c) in ("td", "th")] for tr in rows]
         nested = any(inner is not el for inner in el.iter("table"))
         narrow = max((len(r) for r in cells), default=0) < 2
-        holds_prose = any(_tag(d) in ("p", "div", "ul", "ol", "pre", "h1", "h2", "h3") and len(_norm(d.text_content())) > 200
+        # A data cell holds a value or a phrase; a paragraph of several sentences is prose set in a table for its
+        # layout (DocBook's notes and warnings: an icon cell, a title cell, then the note's paragraph).
+        holds_prose = any(_tag(d) in ("p", "div", "ul", "ol", "pre", "h1", "h2", "h3")
+                          and (len(text := _norm(d.text_content())) > 200 or len(sentence_spans(text)) > 1)
                           for d in el.iter())
         if nested or narrow or holds_prose:  # a table used for page layout: its cells are ordinary content
             self.children(el)

@@ -112,8 +112,9 @@ def _mb(n: int) -> str:
 # and a heading with no text of its own joins the chunk below it. 3: section numbers set heading levels (PDF, text).
 # 4: PDF titles from the metadata or cover, chapter headings joined to their titles, one-page sections' running
 # footers left out, a paragraph's short first line no longer a heading. 5: HTML inside Markdown read (table rows,
-# paragraphs), and a unit holding HTML embedded as its words without tags.
-READER_VERSION = 5
+# paragraphs), and a unit holding HTML embedded as its words without tags. 6: an HTML table whose cells hold
+# paragraphs of several sentences is layout (DocBook notes), its paragraphs read as paragraphs.
+READER_VERSION = 6
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

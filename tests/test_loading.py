@@ -63,6 +63,19 @@ def test_html_keeps_main_content_and_drops_site_chrome():
     assert blocks[6].header == "Plan | Monthly fee"  # the row knows what its cells are
 
 
+def test_a_table_holding_a_paragraph_of_sentences_is_layout_and_its_cells_are_prose():
+    # DocBook's notes: an icon cell and a title cell, then the note's paragraph (Debian Reference, zh-CN).
+    note = ("<table summary='Note'><tr><td rowspan='2'><img alt='[注意]' src='note.png'/></td><th>注意</th></tr>"
+            "<tr><td><p>对于中文，“fcitx5” 可以是一个替代的输入法框架。对于 Emacs 的狂热爱好者，“uim”可以是一个替代。</p></td></tr>"
+            "</table>")
+    data = "<table><tr><th>Plan</th><th>Fee</th></tr><tr><td><p>Basic.</p></td><td><p>EUR 400 a month.</p></td></tr></table>"
+    text, blocks, _ = formats.html(f"<body><h1>输入法</h1>{note}{data}</body>")
+    got = _blocks(text, blocks)
+    assert ("paragraph", "对于中文，“fcitx5” 可以是一个替代的输入法框架。对于 Emacs 的狂热爱好者，“uim”可以是一个替代。") in got
+    assert not any(kind == "row" and "fcitx5" in words for kind, words in got)
+    assert ("row", "Basic. | EUR 400 a month.") in got  # a cell of one sentence is still a value
+
+
 def test_html_prefers_the_main_element():
     filler = "Real content that a reader came for. " * 10
     page = f"<body><div>Site menu text that is long enough to matter here</div><main><p>{filler}</p></main></body>"
