@@ -245,15 +245,15 @@ def attribute(text: str, evidence: Sequence[Evidence], language: Language | None
     if not text.strip() or markers(text):
         return text
     language = language or get_language("en")
+    # Terms, not words: "10 days" shares "day" with "a ten-day visit"; an answer of a value alone
+    # ("[0, 0, 0]") shares no term, and the unit whose facts it finds is still its source.
+    said = set(language.terms([_fold(text)])[0])
     best, rank = None, (0, False)
     for e in evidence:
         state = support(text, e.readable(), language)
         if state == NOT_FOUND:
             continue
-        # Terms, not words: "10 days" shares "day" with "a ten-day visit"; an answer of a value alone
-        # ("[0, 0, 0]") shares no term, and the unit whose facts it finds is still its source.
-        said, held = language.terms([_fold(text), _fold(e.readable())])
-        candidate = (len(set(said) & set(held)), state == FOUND)
+        candidate = (len(said.intersection(language.terms([_fold(e.readable())])[0])), state == FOUND)
         if candidate > rank:
             best, rank = e, candidate
     return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
