@@ -90,6 +90,11 @@ class Settings:
     parse_seconds: float = 120.0
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and str(f.type).startswith("Path"):
+                # Settings(seeds_dir="docs") from a script: a string would fail far from here.
+                object.__setattr__(self, f.name, Path(value).expanduser())
         if self.chunk_tokens < 16:
             raise ConfigError(f"chunk_tokens must be at least 16, got {self.chunk_tokens}: set RAGCHAT_CHUNK_TOKENS higher")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:

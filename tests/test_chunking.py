@@ -1,4 +1,5 @@
 import pytest
+from pathlib import Path
 
 from ragchat import Document, Settings
 from ragchat.chunking import ChunkParams, PieceLimit, chunk_document
@@ -135,3 +136,10 @@ def test_a_document_that_is_only_a_heading_still_has_its_chunk():
 
     doc = Document("note.md", "Shopping list", "0" * 64, blocks=(Block("heading", 0, 13, 1),))
     assert [c.text for c in chunk_document(doc, ChunkParams(200, 0), _count)] == ["Shopping list"]
+
+
+def test_settings_take_folders_as_strings():
+    """A script writes Settings(seeds_dir="docs"); a str reaching the store failed there with an AttributeError."""
+    s = Settings(seeds_dir="docs", index_dir="~/idx")
+    assert s.seeds_dir == Path("docs") and s.index_dir == Path("~/idx").expanduser()
+    assert s.replace(index_dir="other").index_dir == Path("other")
