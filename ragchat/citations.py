@@ -9,6 +9,7 @@ removed. Brackets holding 0 are never markers: "[0, 0, 0]" or "[0]" is a value a
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -87,6 +88,8 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
             return NOT_FOUND
     if _negation_differs(plain, evidence_text, language):
         return NOT_FOUND
+    if _scripts(plain) - _scripts(evidence_text):
+        return NOT_FOUND  # "…in the Source form or文档": the model slipped into a script its evidence never uses
     stated = numbers(plain)
     words = [w for w in required_facts(plain, language) if w not in stated]
     # Facts or not, the sentence must speak of what its evidence does: one stitched from two passages ("when
@@ -108,6 +111,11 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
 # must hold. The local model is asked to copy its words from the evidence, so its answers share nearly all; a
 # sentence from elsewhere shares few (docs/BENCHMARKS.md, "Verifying sentences with nothing checkable").
 WORDS_SHARED = 0.5
+
+
+def _scripts(text: str) -> set[str]:
+    """The writing systems of a text's letters ("LATIN", "CJK", "CYRILLIC", …), from their Unicode names."""
+    return {unicodedata.name(ch, "?").split(" ", 1)[0] for ch in set(text) if ch.isalpha()}
 
 
 def _shared_terms(sentence: str, evidence_text: str, language: Language) -> float:

@@ -200,3 +200,11 @@ def test_may_the_verb_is_no_month():
     assert not english.has_kind("UDP packets may be sent to a broadcast address.", "time")
     assert english.has_kind("The delegation arrived in May 2014.", "time")
     assert "May" in required_facts("The delegation arrived in May.")
+
+
+def test_words_in_a_script_the_evidence_never_uses_are_not_supported():
+    """The bundled model once wrote "within the Source form or文档" while copying an English licence clause."""
+    clause = "within the Source form or documentation, if provided along with the Derivative Works"
+    assert not supported("within the Source form or文档, if provided", clause)
+    assert supported("within the Source form or documentation", clause)
+    assert supported("Kim Jong-un 的特使", "金正恩的特使 Kim Jong-un 访问了俄罗斯")  # both scripts are the evidence's
