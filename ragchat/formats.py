@@ -10,7 +10,8 @@ never cited.
   element, ARIA role, class/id names and link density. Tables become one line per row, cells joined by
   " | ", each row knowing its header row.
 - Markdown keeps the file's own characters; blocks come from markdown-it's block map.
-- Plain text: paragraphs at blank lines; short unpunctuated lines are headings, bullet lines items.
+- Plain text: paragraphs at blank lines; short unpunctuated lines, numbered section lines and underlined
+  lines are headings, the opening lines the title; bullet lines are items.
 - PDF: each page's extracted text; lines grouped into paragraphs, headings and items by their shape, and
   lines repeated at the top or bottom of most pages (running headers, page numbers) left as layout.
 """
@@ -442,8 +443,50 @@ def plain(text: str) -> Parsed:
     for stop, next_start in bounds:
         blocks.extend(_plain_paragraph(text, start, stop, first=not blocks))
         start = next_start
-    title = next((text[b.start : b.end] for b in blocks if b.kind == "heading" and b.level == 1), "")
+    blocks = _numbered_headings(blocks, text)
+    title = next((_norm(text[b.start : b.end]) for b in blocks if b.kind == "heading" and b.level == 1), "")
+    if not title and blocks and blocks[0].kind == "paragraph":
+        # Opening lines that are a title name the document, but stay a paragraph: "Version 2, June 1991" is
+        # an answer to cite, and a heading never is.
+        opening = [text[a:b] for a, b in _lines(text, blocks[0].start, blocks[0].end)]
+        title = _norm(text[blocks[0].start : blocks[0].end]) if _title_lines(opening) else ""
     return text, tuple(numbered_levels(blocks, text)), title
+
+
+def _title_lines(lines: list[str]) -> bool:
+    """A document's opening lines that are its title: a few short lines, none ending a sentence, like a
+    licence's "GNU GENERAL PUBLIC LICENSE / Version 3, 29 June 2007" centred over the text."""
+    return len(lines) <= 3 and all(len(line.split()) <= 12 and not _ENDS_SENTENCE.search(line) and
+                                   not _BULLET.match(line) and not _LEADERS.search(line) for line in lines) \
+        and (lines[0][0].isupper() or lines[0][0].isdigit() or not lines[0][0].isascii())
+
+
+def _numbered_title(line: str) -> bool:
+    """"6. Conveying Non-Source Forms.": a section number and a few capitalised words, one sentence at most."""
+    number = _SECTION_NUMBER.match(line)
+    if not number or not number.group(1):
+        return False
+    rest = line[number.end() - 1 :]
+    return len(rest.split()) <= 10 and (rest[0].isupper() or not rest[0].isascii()) \
+        and not re.search(r"[.!?;:。！？]\s", rest) and not _NOT_HEADING_END.search(rest.rstrip("."))
+
+
+def _numbered_headings(blocks: list[Block], text: str) -> list[Block]:
+    """A numbered line standing alone between blank lines is a section heading ("  0. Definitions." over its
+    paragraphs), even with a full stop; a run of them with nothing between is a list spaced out, and stays
+    items."""
+    def line(b: Block) -> tuple[int, str]:
+        start = text.rfind("\n", 0, b.start) + 1
+        start += len(text[start : b.start]) - len(text[start : b.start].lstrip())
+        return start, text[start : b.end]
+
+    single = [b.kind in ("item", "paragraph") and "\n" not in text[b.start : b.end] and _numbered_title(line(b)[1])
+              for b in blocks]
+    out = []
+    for i, b in enumerate(blocks):
+        alone = single[i] and not (i > 0 and single[i - 1]) and not (i + 1 < len(blocks) and single[i + 1])
+        out.append(Block("heading", line(b)[0], b.end, 2) if alone else b)
+    return out
 
 
 def _lines(text: str, start: int, stop: int) -> list[tuple[int, int]]:
@@ -461,12 +504,19 @@ def _lines(text: str, start: int, stop: int) -> list[tuple[int, int]]:
     return out
 
 
+_UNDERLINE = re.compile(r"(?:=+|-+)$")
+
+
 def _plain_paragraph(text: str, start: int, stop: int, first: bool) -> list[Block]:
     lines = _lines(text, start, stop)
     if not lines:
         return []
     if len(lines) == 1 and _looks_like_heading(text[lines[0][0] : lines[0][1]]):
         return [Block("heading", *lines[0], level=1 if first else 2)]
+    if len(lines) == 2 and lines[1][1] - lines[1][0] >= 3 and _UNDERLINE.match(text, *lines[1]):
+        # A line underlined with === or --- is a heading (the underline is layout); === a title.
+        level = 1 if first and text[lines[1][0]] == "=" else 2
+        return [Block("heading", *lines[0], level=level)]
     contents = [bool(_LEADERS.search(text, a, b)) for a, b in lines]
     if not any(_BULLET.match(text, a, b) for a, b in lines) and not any(contents):
         return [Block("paragraph", lines[0][0], lines[-1][1])]

@@ -428,6 +428,41 @@ def test_words_that_only_look_like_section_numbers_do_not_nest_headings():
     assert levels == {"Guide": 1, "A Short History": 2, "2024 Results": 2}
 
 
+def test_a_plain_text_licence_has_its_title_and_numbered_sections():
+    """Licences, RFCs and READMEs centre a title of a few lines over the text, number their sections on lines
+    of their own ("  0. Definitions.", with a full stop), or underline a heading with === or ---. Before, the
+    GPL's title was "Preamble" and its sections were list items the model quoted as answers."""
+    gpl = ("                    GNU GENERAL PUBLIC LICENSE\n                       Version 3, 29 June 2007\n\n"
+           " Copyright (C) 2007 Free Software Foundation, Inc.\n\n                            Preamble\n\n"
+           "  The GNU General Public License is a free, copyleft license for\nsoftware.\n\n"
+           "  0. Definitions.\n\n  \"This License\" refers to version 3 of the GNU General Public License.\n\n"
+           "  6. Conveying Non-Source Forms.\n\n  You may convey a covered work in object code form.\n")
+    text, blocks, title = formats.plain(gpl)
+    assert title == "GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007"
+    headings = [(" ".join(text[b.start:b.end].split()), b.level) for b in blocks if b.kind == "heading"]
+    assert headings == [("Preamble", 2), ("0. Definitions.", 2), ("6. Conveying Non-Source Forms.", 2)]
+    assert blocks[0].kind == "paragraph"  # the title's "29 June 2007" can still be cited
+    assert not any(b.kind == "item" for b in blocks)
+
+    mpl = "Mozilla Public License Version 2.0\n==================================\n\n1. Definitions\n" \
+          "--------------\n\n1.1. \"Contributor\"\n    means each individual or legal entity.\n"
+    text, blocks, title = formats.plain(mpl)
+    assert title == "Mozilla Public License Version 2.0"
+    assert [(text[b.start:b.end], b.level) for b in blocks if b.kind == "heading"] == [
+        ("Mozilla Public License Version 2.0", 1), ("1. Definitions", 2)]
+    assert "=" not in "".join(text[b.start:b.end] for b in blocks)  # underlines are layout
+
+
+def test_numbered_lines_spaced_out_as_a_list_stay_items():
+    """A list written with blank lines between its items is not a run of sections: each item is still a unit
+    to cite, and the prose that opens a document is not its title."""
+    text = "Setting up takes three steps.\n\n1. Install the package.\n\n2. Edit the file.\n\n3. Restart it.\n"
+    _, blocks, title = formats.plain(text)
+    assert [b.kind for b in blocks] == ["paragraph", "item", "item", "item"] and title == ""
+    wrapped = "This opening sentence is wrapped\nover two lines of the file.\n\nMore.\n"
+    assert formats.plain(wrapped)[1][0].kind == "paragraph"
+
+
 def test_a_chapters_running_header_is_left_out_but_a_chapter_title_is_kept():
     """A chapter's running header stands on its pages only, too few for "most pages": it is known by the page
     number it holds (which keeps its distance to the page's index) or stands beside. "Chapter 12" on a
