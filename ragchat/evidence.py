@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -162,6 +163,12 @@ def _block(candidate: Candidate, store: Store) -> str:
     return document.text[block.start : block.end] if block else ""
 
 
+def _named(candidate: Candidate, store: Store) -> str:
+    """The title and file name of the unit's document."""
+    document = store.documents.get(candidate.hit.chunk.source)
+    return f"{document.title} {Path(document.source).stem}" if document else ""
+
+
 def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], store: Store) -> Gathered:
     """Score the hits' units and decide, in code, whether they can answer the question at all.
 
@@ -185,8 +192,9 @@ def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], 
     if named:
         # The unit's whole block too: a chunk may start after the year its paragraph is about ("In October
         # 2014, … In November of the same year, …").
-        around = set(numbers(" ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text} {_block(c, store)}"
-                                      for c in close)))
+        # And the document's name: "In CC0 1.0, …" names the version its file name (CC0-1.0.txt) holds.
+        around = set(numbers(" ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text} {_block(c, store)} "
+                                      f"{_named(c, store)}" for c in close)))
         if not named & around:
             return Gathered(tuple(ranked), False, "the numbers the question names are not in the close passages", kind)
     return Gathered(tuple(ranked), True, "", kind)

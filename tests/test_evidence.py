@@ -75,6 +75,23 @@ def test_a_number_named_may_stand_in_the_units_paragraph_before_its_chunk(chroni
     assert _gathered(chronicle, question).answerable
 
 
+def test_a_number_named_may_be_the_documents_version_in_its_file_name(tmp_path, embedder, store_backend):
+    """"In CC0 1.0, what is …?" names the version only the file name (CC0-1.0.txt) holds; a version the
+    collection does not have is still not there."""
+    from ragchat import Settings, build_index, open_retriever
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "charter-1.2.txt").write_text(
+        "River Charter\n\nThe person who signs the charter for a town is called the Warden of the Bridge.\n\n"
+        + FILLER * 2, encoding="utf-8")
+    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
+    build_index(settings, embedder)
+    retriever = open_retriever(settings, embedder)
+    assert _gathered(retriever, "In the River Charter 1.2, what is the person who signs it called?").answerable
+    other = _gathered(retriever, "In the River Charter 3.4, what is the person who signs it called?")
+    assert not other.answerable and "numbers" in other.reason
+
+
 def test_an_off_topic_question_falls_under_the_calibrated_floor(chronicle):
     gathered = _gathered(chronicle, "How do I bake sourdough bread at home?")
     assert not gathered.answerable and not gathered.on_topic
