@@ -156,17 +156,18 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
     return out
 
 
-def _block(candidate: Candidate, store: Store) -> str:
-    """The text of the block (paragraph, list item, row) that holds the unit."""
-    document = store.documents.get(candidate.hit.chunk.source)
-    block = next((b for b in document.blocks if b.start <= candidate.start < b.end), None) if document else None
-    return document.text[block.start : block.end] if block else ""
-
-
-def _named(candidate: Candidate, store: Store) -> str:
-    """The title and file name of the unit's document."""
-    document = store.documents.get(candidate.hit.chunk.source)
-    return f"{document.title} {Path(document.source).stem}" if document else ""
+def _surroundings(candidate: Candidate, store: Store) -> str:
+    """Where a number the question names may stand for this unit: its chunk under its heading path; the whole
+    block (paragraph, list item, row) that holds it, since a chunk may start after the year its paragraph is
+    about ("In October 2014, … In November of the same year, …"); and its document's title and file name
+    ("In CC0 1.0, …" names the version only CC0-1.0.txt holds)."""
+    chunk = candidate.hit.chunk
+    document = store.documents.get(chunk.source)
+    if document is None:
+        return f"{chunk.heading} {chunk.text}"
+    block = next((b for b in document.blocks if b.start <= candidate.start < b.end), None)
+    held = document.text[block.start : block.end] if block else ""
+    return f"{chunk.heading} {chunk.text} {held} {document.title} {Path(document.source).stem}"
 
 
 def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], store: Store) -> Gathered:
@@ -190,11 +191,7 @@ def gather(question: str, query_vector: np.ndarray | None, hits: Sequence[Hit], 
         return Gathered(tuple(ranked), False, f"no close sentence holds the {kind} asked for", kind)
     named = set(numbers(question))
     if named:
-        # The unit's whole block too: a chunk may start after the year its paragraph is about ("In October
-        # 2014, … In November of the same year, …").
-        # And the document's name: "In CC0 1.0, …" names the version its file name (CC0-1.0.txt) holds.
-        around = set(numbers(" ".join(f"{c.hit.chunk.heading} {c.hit.chunk.text} {_block(c, store)} "
-                                      f"{_named(c, store)}" for c in close)))
+        around = set(numbers(" ".join(_surroundings(c, store) for c in close)))
         if not named & around:
             return Gathered(tuple(ranked), False, "the numbers the question names are not in the close passages", kind)
     return Gathered(tuple(ranked), True, "", kind)

@@ -475,17 +475,14 @@ def _numbered_headings(blocks: list[Block], text: str) -> list[Block]:
     """A numbered line standing alone between blank lines is a section heading ("  0. Definitions." over its
     paragraphs), even with a full stop; a run of them with nothing between is a list spaced out, and stays
     items."""
-    def line(b: Block) -> tuple[int, str]:
-        start = text.rfind("\n", 0, b.start) + 1
-        start += len(text[start : b.start]) - len(text[start : b.start].lstrip())
-        return start, text[start : b.end]
-
-    single = [b.kind in ("item", "paragraph") and "\n" not in text[b.start : b.end] and _numbered_title(line(b)[1])
-              for b in blocks]
+    # Where each block's line starts, its list marker included ("0." is cut from an item's span).
+    starts = [_lines(text, text.rfind("\n", 0, b.start) + 1, b.end)[0][0] for b in blocks]
+    single = [b.kind in ("item", "paragraph") and "\n" not in text[b.start : b.end]
+              and _numbered_title(text[start : b.end]) for b, start in zip(blocks, starts)]
     out = []
     for i, b in enumerate(blocks):
         alone = single[i] and not (i > 0 and single[i - 1]) and not (i + 1 < len(blocks) and single[i + 1])
-        out.append(Block("heading", line(b)[0], b.end, 2) if alone else b)
+        out.append(Block("heading", starts[i], b.end, 2) if alone else b)
     return out
 
 
