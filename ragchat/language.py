@@ -50,6 +50,9 @@ class Language:
     # Questions whose head asks for a way or a yes/no, whatever follows ("How do I get how many seconds…?",
     # "Should I size the pool from the number of CPUs?"): they ask for no time or number.
     open_question: re.Pattern | None = None
+    # Questions that ask whether something is so ("Is there …?", "…吗？"): answered by the sentence that settles
+    # them, not by a few words of it.
+    whether_question: re.Pattern | None = None
     temporal: re.Pattern = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
     numeric: re.Pattern = re.compile(r"\d")
     # Questions about everyday things no document collection is about, to measure how close off-topic
@@ -107,6 +110,9 @@ class Language:
             return "number"
         return None
 
+    def asks_whether(self, question: str) -> bool:
+        return self.whether_question is not None and bool(self.whether_question.search(question))
+
     def has_kind(self, text: str, kind: str | None, question: str = "") -> bool:
         if kind == "time":
             asks_bound = any(w in self.bounds for w in self.words(question))
@@ -161,6 +167,9 @@ _EN_NUMBERS = {
      "hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9, "dozen": 12.0, "twice": 2.0, "once": 1.0}
 
 
+# A question that opens with one of these asks whether ("Is …?", "Should I …?").
+_EN_AUXILIARY = r"(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|must|shall)"
+
 _EN_PROBES = (
     "How do I get red wine out of a carpet?", "What is a good name for a puppy?",
     "Which tennis player has won the most Wimbledon titles?",
@@ -214,9 +223,9 @@ def get(code: str) -> Language:
                 r"^\s*(?:when|since when|until when|in what year|what year|which year|on what date|what date)\b"
                 r"|\b(?:what year|which year|what date|since when|until when)\b", re.IGNORECASE),
             open_question=re.compile(
-                r"^\s*(?:how (?:do|does|did|can|could|should|would|to|is|are|was|were)\b"
-                r"|(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|must|shall)\b)",
+                rf"^\s*(?:how (?:do|does|did|can|could|should|would|to|is|are|was|were)\b|{_EN_AUXILIARY}\b)",
                 re.IGNORECASE),
+            whether_question=re.compile(rf"^\s*{_EN_AUXILIARY}\b", re.IGNORECASE),
             number_question=re.compile(
                 r"\bhow (?:many|much|long|large|big|far|old|high|deep|often)\b"
                 r"|\b(?:population|percentage|number of|cost|price)\b", re.IGNORECASE),
@@ -236,6 +245,9 @@ def get(code: str) -> Language:
             negations=frozenset({"不", "没", "没有", "未", "无", "非", "别"}) if code == "zh" else frozenset(),
             spaced=False,
             probes=_ZH_PROBES if code == "zh" else (),
+            # "…吗？" and "是否 / 是不是 / 有没有 / 能不能 …" ask whether.
+            whether_question=re.compile(r"[吗嗎][？?]?\s*$|是否|是不是|有没有|能不能|可不可以|会不会")
+            if code == "zh" else None,
         )
     if code in _EUROPEAN:
         stemmer, stops, negations = _EUROPEAN[code]

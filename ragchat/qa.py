@@ -248,6 +248,22 @@ class QA:
             return _Part(question, None)
         if not generator.judges and gathered.lead < generator.budget.lead:
             return _Part(question, None, undecided=True)  # two units answer about as well: which one is right?
+        language = store.language
+        decided = gathered.lead >= Extractive.budget.lead  # the rules alone can tell which unit answers
+        # What the rules would quote (the best unit, and any scoring almost as well).
+        fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
+        if generator.copies and language.asks_whether(question):
+            # "Is there a security advantage in …?" is answered by the sentence that settles it ("There is no
+            # inherent security advantage in …"), not by a few words of it. Asked to copy words, the bundled
+            # model wrote "Yes", which checks nothing, or declined: 0 of 11 answerable whether-questions
+            # answered. So the rules pick the unit, as in extractive mode, and the model reads it once
+            # (docs/BENCHMARKS.md, "Whether-questions").
+            if not decided:
+                return _Part(question, None, undecided=True)
+            yield Stage("reading", f"Reading {len(fallback)} passage{'s' if len(fallback) != 1 else ''}")
+            checked = verify(compose_extractive(fallback), fallback, language)
+            confirmed = yield from self._second_reading(question, checked, fallback, generator, timings)
+            return _Part(question, checked if confirmed else None)
 
         yield Stage("reading", f"Reading {len(chosen)} passage{'s' if len(chosen) != 1 else ''}")
         clock = time.perf_counter()
@@ -257,14 +273,10 @@ class QA:
             return _Part(question, None)
 
         yield Stage("checking", "Checking the answer against the passages")
-        language = store.language
         # A generator that answers in the evidence's own words without markers gets them here, from the
         # unit that supports the words; verify() then checks that unit like any other citation.
         checked = verify(attribute(generated.text, chosen, language), chosen, language) \
             if generated.failure is None else None
-        decided = gathered.lead >= Extractive.budget.lead  # the rules alone can tell which unit answers
-        # What the rules would quote (the best unit, and any scoring almost as well).
-        fallback = gathered.select(Extractive.budget.units, Extractive.budget.margin)
         if checked is not None and not checked.verified_sentences and generator.copies \
                 and not markers(generated.text) and decided:
             # Its own words did not check out ("July 2014" from "At the end of July" and a year elsewhere): asked
@@ -289,19 +301,7 @@ class QA:
             # (docs/BENCHMARKS.md, "A second reading").
             if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
                 return _Part(question, checked)
-            # Citations are made from the chosen units: the passage is theirs as the model read them.
-            by_span = {(e.source, e.start, e.end): e for e in chosen}
-            passage = " ".join(by_span[(c.source, c.start, c.end)].readable() for c in checked.citations)
-            yield Stage("checking", "Reading the answer against its passage once more")
-            clock = time.perf_counter()
-            try:
-                # The answer as the reader will see it: the model's words in their clause (citations.in_clause).
-                # Judged on its words alone instead, dev: 3 fewer right answers, 1 more unanswerable declined.
-                confirmed = generator.confirms(question, without_markers(checked.answer), passage)
-            except ModelError as e:  # the facts did verify: a failed second reading takes nothing away
-                log.warning("%s; the answer was not read a second time", e)
-                confirmed = True
-            timings["confirm"] = timings.get("confirm", 0.0) + _ms(clock)
+            confirmed = yield from self._second_reading(question, checked, chosen, generator, timings)
             return _Part(question, checked if confirmed else None)
         picked = [chosen[n - 1] for n in dict.fromkeys(markers(generated.text)) if 1 <= n <= len(chosen)]
         if picked:
@@ -316,6 +316,24 @@ class QA:
         reason = generated.failure or f"the {generator.mode} answer could not be checked against the passages"
         return _Part(question, verify(compose_extractive(fallback), fallback, language),
                      (f"{reason}; showing the passages' own words",))
+
+    def _second_reading(self, question: str, checked: Verified, units: Sequence[Evidence], generator: Generator,
+                        timings: dict[str, float]) -> typing.Generator[Event, None, bool]:
+        """Whether the passage an answer cites states it, as the answer to this question, read by the generator."""
+        # Citations are made from these units: the passage is theirs as the model read them.
+        by_span = {(e.source, e.start, e.end): e for e in units}
+        passage = " ".join(by_span[(c.source, c.start, c.end)].readable() for c in checked.citations)
+        yield Stage("checking", "Reading the answer against its passage once more")
+        clock = time.perf_counter()
+        try:
+            # The answer as the reader will see it: the model's words in their clause (citations.in_clause).
+            # Judged on its words alone instead, dev: 3 fewer right answers, 1 more unanswerable declined.
+            confirmed = generator.confirms(question, without_markers(checked.answer), passage)
+        except ModelError as e:  # the facts did verify: a failed second reading takes nothing away
+            log.warning("%s; the answer was not read a second time", e)
+            confirmed = True
+        timings["confirm"] = timings.get("confirm", 0.0) + _ms(clock)
+        return confirmed
 
     def _abstain(self, base: Answer, timings: dict[str, float], started: float, undecided: bool = False
                  ) -> Iterator[Event]:

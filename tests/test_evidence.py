@@ -186,3 +186,17 @@ def test_a_question_asks_for_a_number_or_a_time_by_its_head_not_by_the_nouns_tha
     assert en.question_kind("How do I get how many seconds the computer has been running?") is None
     assert en.question_kind("Should I size my worker pool from the number of CPUs?") is None
     assert en.question_kind("Is the population of Pyongyang given?") is None
+
+
+def test_a_question_that_asks_whether_is_told_by_its_head_in_each_language():
+    from ragchat.language import get
+
+    en, zh = get("en"), get("zh")
+    assert en.asks_whether("Is there a security advantage in making /sbin off-limits to users?")
+    assert en.asks_whether("should I size my worker pool from the number of CPUs?")
+    assert not en.asks_whether("What is the default address?")
+    assert not en.asks_whether("How does path.join() handle empty segments, and is it safe?")
+    assert not en.asks_whether("Island nations: which ones does the article name?")  # "Is" only as a word
+    assert zh.asks_whether("mkpasswd 命令是 whois 软件包提供的吗？") and zh.asks_whether("是否需要重启？")
+    assert not zh.asks_whether("NSS 的全称是什么？")
+    assert not get("fr").asks_whether("Est-ce que ça marche ?")  # no resource for it: the general path

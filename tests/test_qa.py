@@ -248,6 +248,69 @@ def test_words_that_fail_the_check_are_asked_for_again_in_the_passages_words(qa)
     _assert_exact(answer, qa)
 
 
+class _Judge(_Copier):
+    """A copier that records what it is asked, and reads a second time as told."""
+
+    def __init__(self, reply, confirm=True):
+        super().__init__(reply, reply)
+        self.confirm, self.asked, self.read = confirm, [], []
+
+    def answer(self, question, evidence):
+        self.asked.append(question)
+        yield from super().answer(question, evidence)
+
+    def confirms(self, question, answer, passage):
+        self.read.append((answer, passage))
+        return self.confirm
+
+
+_WHETHER = "Was Shoigu's visit the first by a Russian defence minister since 1991?"
+
+
+def test_a_whether_question_is_answered_by_the_sentence_that_settles_it(qa):
+    """Asked for a few copied words, the bundled model answers "Is …?" with "Yes", which checks nothing: the
+    rules pick the unit, the model only reads it once more, and its own answer is never asked for."""
+    judge = _Judge("Yes")
+    events = list(_with_generator(qa, judge).events(_WHETHER, mode="local"))
+    answer = events[-1]
+    assert answer.answerable and answer.mode == "local" and answer.warnings == ()
+    assert answer.answer.startswith("Shoigu’s visit was the first visit by a Russian defense minister")
+    assert answer.answer.endswith("[1]") and answer.citations[0].verified
+    assert judge.asked == [] and judge.units == []
+    [(read, passage)] = judge.read
+    assert read == answer.answer.removesuffix(" [1]") and read in passage
+    assert [e.name for e in events if isinstance(e, Stage)] == ["searching", "reading", "checking"]
+    assert [e.text for e in events if isinstance(e, Delta)] == [answer.answer]
+    _assert_exact(answer, qa)
+
+
+def test_a_whether_question_whose_sentence_the_model_turns_down_is_not_answered(qa):
+    answer = _with_generator(qa, _Judge("Yes", confirm=False)).ask(_WHETHER, mode="local")
+    assert not answer.answerable and answer.citations == () and answer.answer == qa.prompts.abstain
+
+
+def test_a_whether_question_no_unit_settles_is_not_answered(qa):
+    """Two units about alike: the rules cannot tell which one settles it, and nothing is quoted."""
+    judge = _Judge("Yes")
+    answer = _with_generator(qa, judge).ask("Did Kim Jong-un attend Putin's presidential inauguration?",
+                                            mode="local")
+    assert not answer.answerable and answer.citations == () and judge.read == []
+
+
+def test_a_generator_that_writes_its_own_sentences_answers_whether_questions_itself(qa):
+    """Only a generator held to copied words needs the rules' unit: one that writes (an OpenAI-compatible
+    server) can say "No, …" itself."""
+    asked = []
+
+    class Writer(_WordsOnly):
+        def answer(self, question, evidence):
+            asked.append(question)
+            yield from super().answer(question, evidence)
+
+    answer = _with_generator(qa, Writer("the first visit by a Russian defense minister")).ask(_WHETHER, mode="local")
+    assert asked == [_WHETHER] and answer.answerable
+
+
 def test_a_model_that_declines_when_held_to_copying_is_not_answered(qa):
     qa = _with_generator(qa, _Copier("July 2014", "NOT IN DOCUMENTS"))
     answer = qa.ask("When did Shoigu visit North Korea?", mode="local")
