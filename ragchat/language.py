@@ -111,7 +111,10 @@ class Language:
         return None
 
     def asks_whether(self, question: str) -> bool:
-        return self.whether_question is not None and bool(self.whether_question.search(question))
+        """Whether the question (its last sentence: "I prefer IPv4 in my main script. Will workers see it?")
+        asks whether something is so."""
+        asked = re.split(r"(?<=[.!?。！？])\s+", question.strip())[-1]
+        return self.whether_question is not None and bool(self.whether_question.search(asked))
 
     def has_kind(self, text: str, kind: str | None, question: str = "") -> bool:
         if kind == "time":
@@ -168,7 +171,7 @@ _EN_NUMBERS = {
 
 
 # A question that opens with one of these asks whether ("Is …?", "Should I …?").
-_EN_AUXILIARY = r"(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|must|shall)"
+_EN_AUXILIARY = r"(?:am|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|must|shall)"
 
 _EN_PROBES = (
     "How do I get red wine out of a carpet?", "What is a good name for a puppy?",
@@ -225,7 +228,8 @@ def get(code: str) -> Language:
             open_question=re.compile(
                 rf"^\s*(?:how (?:do|does|did|can|could|should|would|to|is|are|was|were)\b|{_EN_AUXILIARY}\b)",
                 re.IGNORECASE),
-            whether_question=re.compile(rf"^\s*{_EN_AUXILIARY}\b", re.IGNORECASE),
+            # Perhaps after a phrase that sets the scene: "Under the MPL 2.0, can I …?"
+            whether_question=re.compile(rf"^\s*(?:[^,?]*,\s*)?{_EN_AUXILIARY}\b", re.IGNORECASE),
             number_question=re.compile(
                 r"\bhow (?:many|much|long|large|big|far|old|high|deep|often)\b"
                 r"|\b(?:population|percentage|number of|cost|price)\b", re.IGNORECASE),

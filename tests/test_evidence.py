@@ -194,6 +194,10 @@ def test_a_question_that_asks_whether_is_told_by_its_head_in_each_language():
     en, zh = get("en"), get("zh")
     assert en.asks_whether("Is there a security advantage in making /sbin off-limits to users?")
     assert en.asks_whether("should I size my worker pool from the number of CPUs?")
+    assert en.asks_whether("I prefer IPv4 in my main script. Will code in worker threads see that?")
+    assert not en.asks_whether("Is it set? What does the flag do then?")  # the question asked last
+    assert en.asks_whether("Under the MPL 2.0, can I license the executable under different terms?")
+    assert not en.asks_whether("In 2014, what did the two countries agree?")
     assert not en.asks_whether("What is the default address?")
     assert not en.asks_whether("How does path.join() handle empty segments, and is it safe?")
     assert not en.asks_whether("Island nations: which ones does the article name?")  # "Is" only as a word
