@@ -1,0 +1,71 @@
+"""Where the answer's unit sits among the evidence the default mode's model reads, per corpus of the dev suite.
+
+    .venv/bin/python bench/units.py [--suite bench/corpora/suite.json] [--split dev|heldout|all] [--corpus NAME ...]
+
+For every answerable question with a gold fragment: the rank of the first unit (sentence, item, row) whose span
+overlaps the gold among all of evidence.gather's candidates, and whether that unit is among those the local
+generator is given (its Budget: at most `units`, within `margin` of the best). No model is run, so a change to
+unit scoring can be measured on every corpus in seconds, before the slow per-question runs. Chunk-level hit@k is
+`ragchat eval --retrieval`; this is the step after it.
+"""
+
+from __future__ import annotations
+
+from _common import ROOT, code_note, machine_note  # noqa: I001 (sets up paths and offline env first)
+
+import argparse
+from pathlib import Path
+
+from ragchat import Settings, build_index, load, load_embedder
+from ragchat import evidence
+from ragchat.evaluation import SPLITS, NormalisedText, load_suite, select_split
+from ragchat.generation import ChatGenerator
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", type=Path, default=ROOT / "bench" / "corpora" / "suite.json")
+    parser.add_argument("--split", choices=SPLITS, default="dev")
+    parser.add_argument("--corpus", action="append", metavar="NAME")
+    args = parser.parse_args()
+
+    settings = Settings.from_env()
+    suite = load_suite(args.suite)
+    embedder = load_embedder(settings.embedder, settings.torch_threads)
+    budget = ChatGenerator.budget
+    print(machine_note(), code_note(), sep="\n")
+    print(f"model reads at most {budget.units} units within {budget.margin} of the best; {args.split} split")
+    print(f"{'corpus':18}{'questions':>10}{'unit first':>12}{'read by model':>15}{'among candidates':>18}")
+    for corpus in suite.corpora:
+        if args.corpus and corpus.name not in args.corpus:
+            continue
+        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_root / f"index-{corpus.name}")
+        build_index(s, embedder)
+        qa = load(s, embedder, build=False)
+        store = qa.retriever.store
+        texts = {d.source: NormalisedText(d.text) for d in qa.documents()}
+        reads = embedder.reads(store.language.code)
+        n = first = read = found = 0
+        for item in select_split(corpus.items, args.split):
+            if not item.answerable or not item.gold:
+                continue
+            spans = [(source, span) for source, text in texts.items() if (span := text.find(item.gold))]
+            if not spans:
+                continue
+            n += 1
+            vector = embedder.encode_query(item.question)
+            hits = qa.retriever.search(item.question, s.top_k, query_vector=vector)
+            gathered = evidence.gather(item.question, vector if reads else None, hits, store)
+            ranked = gathered.select(len(gathered.candidates), float("inf"))
+            source, (start, end) = spans[0]
+            rank = next((e.n for e in ranked if e.source == source and e.start < end and e.end > start), None)
+            given = len(gathered.select(budget.units, budget.margin))
+            first += rank == 1
+            read += rank is not None and rank <= given
+            found += rank is not None
+        if n:
+            print(f"{corpus.name:18}{n:>10}{first / n:>12.3f}{read / n:>15.3f}{found / n:>18.3f}")
+
+
+if __name__ == "__main__":
+    main()
