@@ -265,10 +265,32 @@ class _HtmlWalker:
 _BULLET = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
 
 
+# Front matter of static-site generators and note apps (Jekyll, Hugo, Obsidian …): YAML between "---" lines, or
+# TOML between "+++" lines, opening the file. It is metadata: its title names the document and none of it is
+# indexed ("title: …" over "---" would otherwise read as a heading). Some "key: value" line tells it from a
+# page that opens with a thematic break.
+_FRONT_MATTER = re.compile(r"\A\ufeff?(---|\+\+\+)[ \t]*\r?\n(.*?\n)?(?:\1|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_FRONT_FIELD = re.compile(r"^[A-Za-z_][\w-]*[ \t]*[:=]", re.M)
+_FRONT_TITLE = re.compile(r"^title[ \t]*[:=][ \t]*(.+?)[ \t\r]*$", re.M | re.I)
+
+
+def _front_matter(text: str) -> tuple[int, str]:
+    """Where the front matter ends (0: none) and the title it gives ("" if none)."""
+    m = _FRONT_MATTER.match(text)
+    if not m or not _FRONT_FIELD.search(m.group(2) or ""):
+        return 0, ""
+    title = _FRONT_TITLE.search(m.group(2))
+    value = title.group(1).strip().strip("\"'").strip() if title else ""
+    return m.end(), value if not value.startswith(("[", "{", "|", ">")) else ""
+
+
 def markdown(text: str) -> Parsed:
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    front, title = _front_matter(text)
+    # Blanked, not cut: offsets and line numbers stay those of the text the viewer shows.
+    parsed = re.sub(r"[^\r\n]", " ", text[:front]) + text[front:]
+    tokens = MarkdownIt("commonmark").enable("table").parse(parsed)
     starts = [0]
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
@@ -282,7 +304,6 @@ def markdown(text: str) -> Parsed:
         return (a, b) if b > a else None
 
     blocks: list[Block] = []
-    title = ""
     depth_items = 0
     header = ""
     in_head = False

@@ -114,8 +114,9 @@ def _mb(n: int) -> str:
 # footers left out, a paragraph's short first line no longer a heading. 5: HTML inside Markdown read (table rows,
 # paragraphs), and a unit holding HTML embedded as its words without tags. 6: an HTML table whose cells hold
 # paragraphs of several sentences is layout (DocBook notes), its paragraphs read as paragraphs. 7: plain text's
-# opening lines as its title, numbered section lines and ===/--- underlined lines as headings.
-READER_VERSION = 7
+# opening lines as its title, numbered section lines and ===/--- underlined lines as headings. 8: Markdown front
+# matter (YAML, TOML) is metadata: its title names the document, nothing of it is indexed.
+READER_VERSION = 8
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

@@ -30,6 +30,26 @@ def test_markdown_keeps_its_characters_and_finds_its_structure(tmp_path):
     assert doc.title == "Title"
 
 
+def test_markdown_front_matter_names_the_document_and_is_not_indexed(tmp_path):
+    """Jekyll, Hugo and note apps open a page with metadata: YAML between --- lines (TOML between +++). Read as
+    text, "title: …" over "---" was a heading and the page's title; none of it is text a reader asks about."""
+    raw = ('---\r\ntitle: "Deploying the service"\r\ndate: 2024-03-01\r\ntags: [ops, deploy]\r\n---\r\n\r\n'
+           "# Deploy\r\n\r\nRun the deploy script from the repository root.\r\n")
+    (tmp_path / "deploy.md").write_bytes(raw.encode("utf-8"))
+    doc = load_file(tmp_path / "deploy.md", "deploy.md")
+    assert doc.text == raw and doc.title == "Deploying the service"
+    assert _blocks(doc.text, doc.blocks) == [("heading", "Deploy"),
+                                             ("paragraph", "Run the deploy script from the repository root.")]
+    toml = '+++\ntitle = "Hugo page"\ndraft = false\n+++\nBody text of the page.\n'
+    text, blocks, title = formats.markdown(toml)
+    assert title == "Hugo page" and _blocks(text, blocks) == [("paragraph", "Body text of the page.")]
+    # A page that opens with a thematic break, no "key: value" under it, is all text.
+    ruled = "---\n\nA page that opens with a rule.\n\n---\n\nMore text.\n"
+    text, blocks, title = formats.markdown(ruled)
+    assert title == "" and _blocks(text, blocks) == [("paragraph", "A page that opens with a rule."),
+                                                     ("paragraph", "More text.")]
+
+
 def _blocks(text, blocks):
     return [(b.kind, text[b.start : b.end]) for b in blocks]
 
