@@ -79,7 +79,7 @@ _CHROME_NAMES = {
     "breadcrumb", "breadcrumbs", "footer", "toc", "pager", "pagination", "related", "relbar", "skip", "skiplink",
     "cookie", "cookies", "banner", "share", "social", "searchbox", "headerlink", "prev", "next", "topbar",
     "masthead", "copyright", "edit", "feedback", "announcement", "sourcelink", "docnav", "previous", "navlinks",
-    "sitenav", "subnav", "crumbs", "backtotop", "permalink", "anchorlink",
+    "sitenav", "subnav", "crumbs", "backtotop", "permalink", "anchorlink", "editsection",
 }
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _LISTS = {"ul", "ol", "menu", "dl"}

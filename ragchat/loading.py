@@ -115,7 +115,8 @@ def _mb(n: int) -> str:
 # paragraphs), and a unit holding HTML embedded as its words without tags. 6: an HTML table whose cells hold
 # paragraphs of several sentences is layout (DocBook notes), its paragraphs read as paragraphs. 7: plain text's
 # opening lines as its title, numbered section lines and ===/--- underlined lines as headings. 8: Markdown front
-# matter (YAML, TOML) is metadata: its title names the document, nothing of it is indexed.
+# matter (YAML, TOML) is metadata: its title names the document, nothing of it is indexed; MediaWiki's "[edit]"
+# links after headings are chrome.
 READER_VERSION = 8
 
 
