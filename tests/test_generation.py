@@ -200,6 +200,10 @@ def test_local_model_answers_with_verified_citations(seed_index, embedder):
         assert answer.citations and all(c.verified for c in answer.citations), answer
         for c in answer.citations:
             assert qa.document(c.source).text[c.start : c.end] == c.quote
+    # Asked whether, the model reads the sentence that settles it; asked for words, it had written "Yes".
+    settled = qa.ask("Was Shoigu's visit the first by a Russian defence minister since 1991?")
+    assert settled.answerable and settled.answer.startswith("Shoigu’s visit was the first visit"), settled
+    assert not qa.ask("Did Kim Jong-un attend Putin's presidential inauguration?").citations
 
 
 @pytest.mark.slow
