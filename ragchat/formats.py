@@ -181,6 +181,10 @@ def _drop_chrome(root) -> None:
         el.drop_tree()  # keeps the tail text, which belongs to the parent
 
 
+_BR = "\x00"  # a <br> in the walker's buffer; no text character of a page is NUL
+_BREAKS = re.compile(f"(?:{_BR}\\s*){{2,}}")
+
+
 class _HtmlWalker:
     def __init__(self) -> None:
         self.out = _Builder()
@@ -188,10 +192,12 @@ class _HtmlWalker:
         self.kinds = ["paragraph"]
 
     def flush(self) -> None:
-        text = _norm("".join(self.buffer))
+        raw = "".join(self.buffer)
         self.buffer = []
         kind = self.kinds[-1]
-        self.out.add(kind, text, tight=kind == "item")
+        # Two line breaks in a row end a paragraph on a page written without <p> ("…voting rights.<br><br>We meet…").
+        for part in _BREAKS.split(raw):
+            self.out.add(kind, _norm(part.replace(_BR, " ")), tight=kind == "item")
 
     def walk(self, el) -> None:
         tag = _tag(el)
@@ -218,7 +224,7 @@ class _HtmlWalker:
             self.children(el)
             self.flush()
         elif tag == "br":
-            self.buffer.append(" ")
+            self.buffer.append(_BR)
         else:
             self.children(el)
         if el.tail and el.getparent() is not None:

@@ -30,6 +30,16 @@ def test_markdown_keeps_its_characters_and_finds_its_structure(tmp_path):
     assert doc.title == "Title"
 
 
+def test_a_page_written_without_paragraph_tags_is_split_at_blank_lines():
+    page = ("<html><body><font size=5>Club rules</font><br><br>Members must pay dues by March 1.<br>"
+            "Guests are welcome on Fridays.<br> <br>We meet every second Tuesday.</body></html>")
+    text, blocks, _ = formats.html(page)
+    assert _blocks(text, blocks) == [
+        ("paragraph", "Club rules"), ("paragraph", "Members must pay dues by March 1. Guests are welcome on Fridays."),
+        ("paragraph", "We meet every second Tuesday."),
+    ]
+
+
 def test_markdown_front_matter_names_the_document_and_is_not_indexed(tmp_path):
     """Jekyll, Hugo and note apps open a page with metadata: YAML between --- lines (TOML between +++). Read as
     text, "title: …" over "---" was a heading and the page's title; none of it is text a reader asks about."""
