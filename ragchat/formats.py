@@ -107,6 +107,8 @@ def html(markup: str) -> Parsed:
     body = root.find("body")
     if body is None:
         body = root
+    for br in body.iter("br"):  # a line break parts words in a cell or heading too ("Mon–Fri<br>9–17")
+        br.tail = " " + (br.tail or "")
     content = _main_content(body)
     _drop_chrome(content)
     walker = _HtmlWalker()

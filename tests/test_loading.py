@@ -38,6 +38,9 @@ def test_a_page_written_without_paragraph_tags_is_split_at_blank_lines():
         ("paragraph", "Club rules"), ("paragraph", "Members must pay dues by March 1. Guests are welcome on Fridays."),
         ("paragraph", "We meet every second Tuesday."),
     ]
+    text, blocks, _ = formats.html("<table><tr><th>Day</th><th>Hours</th></tr><tr><td>Mon–Fri<br>weekdays</td>"
+                                   "<td>9–17</td></tr></table><h2>Opening<br>hours</h2>")
+    assert _blocks(text, blocks)[1:] == [("row", "Mon–Fri weekdays | 9–17"), ("heading", "Opening hours")]
 
 
 def test_markdown_front_matter_names_the_document_and_is_not_indexed(tmp_path):
