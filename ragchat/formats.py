@@ -18,9 +18,10 @@ never cited.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from .sentences import sentence_spans
 from .types import Block, markup_free
@@ -465,7 +466,9 @@ def _looks_like_heading(line: str) -> bool:
         and (line[0].isupper() or line[0].isdigit() or not line[0].isascii())
 
 
-def plain(text: str) -> Parsed:
+def plain(source: str) -> Parsed:
+    # Blanked, not cut: offsets stay those of the text the viewer shows.
+    text = _blank(source, _page_furniture(source))
     blocks: list[Block] = []
     start = 0
     bounds = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)] + [(len(text), len(text))]
@@ -479,7 +482,35 @@ def plain(text: str) -> Parsed:
         # an answer to cite, and a heading never is.
         opening = [text[a:b] for a, b in _lines(text, blocks[0].start, blocks[0].end)]
         title = _norm(text[blocks[0].start : blocks[0].end]) if _title_lines(opening) else ""
-    return text, tuple(numbered_levels(blocks, text)), title
+    return source, tuple(numbered_levels(blocks, text)), title
+
+
+def _page_furniture(text: str) -> list[tuple[int, int]]:
+    """Running headers and footers of text laid out in pages, as pdftotext and RFCs write it (pages end in a form
+    feed): a page's first or last line that recurs, its numbers aside ("[Page 7]"), on at least half of the pages
+    and at least three. Page layout, like a PDF's running header: never indexed."""
+    starts = [0] + [m.end() for m in re.finditer("\f", text)]
+    if len(starts) < 3:
+        return []
+    edges: list[tuple[str, tuple[int, int]]] = []
+    for i, a in enumerate(starts):
+        lines = _lines(text, a, starts[i + 1] if i + 1 < len(starts) else len(text))
+        for line in dict.fromkeys(lines[:1] + lines[-1:]):
+            edges.append((re.sub(r"\d+", "#", _norm(text[line[0] : line[1]]).lower()), line))
+    pages: dict[str, set[int]] = {}
+    for key, (a, _) in edges:
+        pages.setdefault(key, set()).add(bisect.bisect_right(starts, a))
+    need = max(3, (len(starts) + 1) // 2)
+    return [span for key, span in edges if len(pages[key]) >= need]
+
+
+def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
 
 
 def _title_lines(lines: list[str]) -> bool:

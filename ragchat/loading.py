@@ -116,7 +116,8 @@ def _mb(n: int) -> str:
 # paragraphs of several sentences is layout (DocBook notes), its paragraphs read as paragraphs. 7: plain text's
 # opening lines as its title, numbered section lines and ===/--- underlined lines as headings. 8: Markdown front
 # matter (YAML, TOML) is metadata: its title names the document, nothing of it is indexed; MediaWiki's "[edit]"
-# links after headings are chrome; two <br> in a row end an HTML paragraph, and one parts words in a cell.
+# links after headings are chrome; two <br> in a row end an HTML paragraph, and one parts words in a cell; paged
+# plain text's running headers and footers are not indexed.
 READER_VERSION = 8
 
 

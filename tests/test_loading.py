@@ -30,6 +30,22 @@ def test_markdown_keeps_its_characters_and_finds_its_structure(tmp_path):
     assert doc.title == "Title"
 
 
+def test_running_headers_and_footers_of_paged_text_are_not_indexed():
+    """Text laid out in pages (pdftotext, RFCs: a form feed ends each page) repeats a header and a footer on every
+    page; like a PDF's running header, they are layout: kept in the text, never a block."""
+    sections = [("Introduction", "The server must answer within five seconds."),
+                ("Retries", "A client may retry a request once."), ("Caching", "Caches must not store private answers.")]
+    pages = [f"RFC 9999          Example Protocol          March 2024\n\n{i}. {title}\n\n   {body}\n\n"
+             f"Doe & Roe          Standards Track          [Page {i}]\n" for i, (title, body) in enumerate(sections, 1)]
+    raw = "\f\n".join(pages)
+    text, blocks, _ = formats.plain(raw)
+    assert text == raw
+    assert _blocks(text, blocks) == [(kind, words) for i, (title, body) in enumerate(sections, 1)
+                                     for kind, words in (("heading", f"{i}. {title}"), ("paragraph", body))]
+    two = "\f\n".join(pages[:2])  # two pages are too few to tell a running header from text
+    assert any("RFC 9999" in words for _, words in _blocks(*formats.plain(two)[:2]))
+
+
 def test_a_page_written_without_paragraph_tags_is_split_at_blank_lines():
     page = ("<html><body><font size=5>Club rules</font><br><br>Members must pay dues by March 1.<br>"
             "Guests are welcome on Fridays.<br> <br>We meet every second Tuesday.</body></html>")
