@@ -255,8 +255,8 @@ class QA:
         if generator.copies and language.asks_whether(question):
             # "Is there a security advantage in …?" is answered by the sentence that settles it ("There is no
             # inherent security advantage in …"), not by a few words of it. Asked to copy words, the bundled
-            # model wrote "Yes", which checks nothing, or declined: 0 of 11 answerable whether-questions
-            # answered. So the rules pick the unit, as in extractive mode, and the model reads it once
+            # model wrote "Yes", which checks nothing, or declined: 3 of 24 answerable whether-questions of a probe
+            # set right. So the rules pick the unit, as in extractive mode, and the model reads it once: 19 of 24
             # (docs/BENCHMARKS.md, "Whether-questions").
             if not decided:
                 return _Part(question, None, undecided=True)
