@@ -18,7 +18,6 @@ never cited.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections import Counter
 from typing import Iterable, Sequence
@@ -297,8 +296,7 @@ def markdown(text: str) -> Parsed:
     from markdown_it import MarkdownIt
 
     front, title = _front_matter(text)
-    # Blanked, not cut: offsets and line numbers stay those of the text the viewer shows.
-    parsed = re.sub(r"[^\r\n]", " ", text[:front]) + text[front:]
+    parsed = _blank(text, [(0, front)] if front else [])
     tokens = MarkdownIt("commonmark").enable("table").parse(parsed)
     starts = [0]
     for line in text.splitlines(keepends=True):
@@ -467,7 +465,6 @@ def _looks_like_heading(line: str) -> bool:
 
 
 def plain(source: str) -> Parsed:
-    # Blanked, not cut: offsets stay those of the text the viewer shows.
     text = _blank(source, _page_furniture(source))
     blocks: list[Block] = []
     start = 0
@@ -486,30 +483,24 @@ def plain(source: str) -> Parsed:
 
 
 def _page_furniture(text: str) -> list[tuple[int, int]]:
-    """Running headers and footers of text laid out in pages, as pdftotext and RFCs write it (pages end in a form
-    feed): a page's first or last line that recurs, its numbers aside ("[Page 7]"), on at least half of the pages
-    and at least three. Page layout, like a PDF's running header: never indexed."""
+    """Running headers and footers of text laid out in pages, as pdftotext and RFCs write it (a form feed ends
+    each page): the lines repeated_lines finds on a PDF's pages, found the same way. Layout: never indexed."""
     starts = [0] + [m.end() for m in re.finditer("\f", text)]
-    if len(starts) < 3:
+    ends = [s - 1 for s in starts[1:]] + [len(text)]
+    repeated = repeated_lines([text[a:b] for a, b in zip(starts, ends)])
+    if not repeated:
         return []
-    edges: list[tuple[str, tuple[int, int]]] = []
-    for i, a in enumerate(starts):
-        lines = _lines(text, a, starts[i + 1] if i + 1 < len(starts) else len(text))
-        for line in dict.fromkeys(lines[:1] + lines[-1:]):
-            edges.append((re.sub(r"\d+", "#", _norm(text[line[0] : line[1]]).lower()), line))
-    pages: dict[str, set[int]] = {}
-    for key, (a, _) in edges:
-        pages.setdefault(key, set()).add(bisect.bisect_right(starts, a))
-    need = max(3, (len(starts) + 1) // 2)
-    return [span for key, span in edges if len(pages[key]) >= need]
+    return [(a, b) for a, b in _lines(text, 0, len(text)) if line_key(text[a:b]) in repeated]
 
 
 def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The text with the spans' characters made spaces, line breaks kept: offsets and line numbers stay those of
+    the text the viewer shows."""
     if not spans:
         return text
     chars = list(text)
     for a, b in spans:
-        chars[a:b] = " " * (b - a)
+        chars[a:b] = re.sub(r"[^\r\n]", " ", text[a:b])
     return "".join(chars)
 
 
