@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ragchat import Settings, build_index, load, load_embedder
 from ragchat import evidence
-from ragchat.evaluation import SPLITS, NormalisedText, load_suite, select_split
+from ragchat.evaluation import SPLITS, document_texts, gold_span, load_suite, select_split
 from ragchat.generation import ChatGenerator
 
 
@@ -43,21 +43,21 @@ def main() -> None:
         build_index(s, embedder)
         qa = load(s, embedder, build=False)
         store = qa.retriever.store
-        texts = {d.source: NormalisedText(d.text) for d in qa.documents()}
+        texts = document_texts(qa)
         reads = embedder.reads(store.language.code)
         n = first = read = found = 0
         for item in select_split(corpus.items, args.split):
             if not item.answerable or not item.gold:
                 continue
-            spans = [(source, span) for source, text in texts.items() if (span := text.find(item.gold))]
-            if not spans:
+            gold = gold_span(item, texts)
+            if gold is None:
                 continue
             n += 1
             vector = embedder.encode_query(item.question)
             hits = qa.retriever.search(item.question, s.top_k, query_vector=vector)
             gathered = evidence.gather(item.question, vector if reads else None, hits, store)
             ranked = gathered.select(len(gathered.candidates), float("inf"))
-            source, (start, end) = spans[0]
+            source, start, end = gold
             rank = next((e.n for e in ranked if e.source == source and e.start < end and e.end > start), None)
             given = len(gathered.select(budget.units, budget.margin))
             first += rank == 1

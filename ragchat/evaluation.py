@@ -181,7 +181,7 @@ class AnswerScores:
         return {k: v for k, v in self.__dict__.items() if k not in ("failures", "by_kind")}
 
 
-def _gold_span(item: QAItem, documents: dict) -> tuple[str, int, int] | None:
+def gold_span(item: QAItem, documents: dict) -> tuple[str, int, int] | None:
     """(source, start, end) of the gold in the original text of the first document holding it, matched
     whitespace-normalised; documents maps source to a Document or to a NormalisedText of its text."""
     if not item.gold:
@@ -194,7 +194,7 @@ def _gold_span(item: QAItem, documents: dict) -> tuple[str, int, int] | None:
     return None
 
 
-def _documents(qa) -> dict[str, NormalisedText]:
+def document_texts(qa) -> dict[str, NormalisedText]:
     """The indexed documents' texts by source, through the QA service's public documents()."""
     return {d.source: NormalisedText(d.text) for d in qa.documents()}
 
@@ -203,7 +203,7 @@ def evaluate_answers(qa, items: list[QAItem], mode: str) -> AnswerScores:
     """Ask every question in the given mode and score answers, citations and abstentions."""
     import statistics
 
-    documents = _documents(qa)
+    documents = document_texts(qa)
     answerable = [q for q in items if q.answerable]
     unanswerable = [q for q in items if not q.answerable]
     correct = hit5 = cited_ok = cited_all = recalled = declined = false_declined = 0
@@ -221,7 +221,7 @@ def evaluate_answers(qa, items: list[QAItem], mode: str) -> AnswerScores:
             if answer.answerable:
                 failures.append(item.id)
             continue
-        gold = _gold_span(item, documents) if item.gold else None
+        gold = gold_span(item, documents) if item.gold else None
         if gold and gold_rank(item.gold, [h.chunk.text for h in answer.passages[:5]]) is not None:
             hit5 += 1
         if not answer.answerable:

@@ -107,7 +107,7 @@ from ragchat.evaluation import (
     NormalisedText,
     QAItem,
     RetrievalScores,
-    _gold_span,
+    gold_span,
     answer_present,
     contains_normalised,
     corpus_tables,
@@ -161,10 +161,10 @@ def test_gold_rank_matches_passages_with_other_line_breaks():
 def test_gold_span_points_into_the_original_document_text():
     docs = {"a.txt": SimpleNamespace(text="Nothing."), "b.html": SimpleNamespace(text="Title\n\nThe quota\n system allows limiting")}
     item = QAItem("x", "q", "The quota system allows", ("quota",), True, "lexical")
-    source, start, end = _gold_span(item, docs)
+    source, start, end = gold_span(item, docs)
     assert source == "b.html" and docs["b.html"].text[start:end] == "The quota\n system allows"
-    assert _gold_span(QAItem("y", "q", None, (), False, "offtopic"), docs) is None
-    assert _gold_span(QAItem("z", "q", "absent words", ("a",), True, "lexical"), docs) is None
+    assert gold_span(QAItem("y", "q", None, (), False, "offtopic"), docs) is None
+    assert gold_span(QAItem("z", "q", "absent words", ("a",), True, "lexical"), docs) is None
 
 
 class _FakeQA:
