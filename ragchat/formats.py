@@ -525,7 +525,9 @@ def _numbered_title(line: str) -> bool:
 def _numbered_headings(blocks: list[Block], text: str) -> list[Block]:
     """A numbered line standing alone between blank lines is a section heading ("  0. Definitions." over its
     paragraphs), even with a full stop; a run of them with nothing between is a list spaced out, and stays
-    items."""
+    items. A numbered paragraph may also open with its section's title run into its text ("2. Grant of Copyright
+    License. Subject to …"): the title is that section's heading, or every section after the first one set on a
+    line of its own would stand under that one ("1. Definitions." heading the whole of a licence)."""
     # Where each block's line starts, its list marker included ("0." is cut from an item's span).
     starts = [_lines(text, text.rfind("\n", 0, b.start) + 1, b.end)[0][0] for b in blocks]
     single = [b.kind in ("item", "paragraph") and "\n" not in text[b.start : b.end]
@@ -533,8 +535,48 @@ def _numbered_headings(blocks: list[Block], text: str) -> list[Block]:
     out = []
     for i, b in enumerate(blocks):
         alone = single[i] and not (i > 0 and single[i - 1]) and not (i + 1 < len(blocks) and single[i + 1])
-        out.append(Block("heading", starts[i], b.end, 2) if alone else b)
+        if alone:
+            out.append(Block("heading", starts[i], b.end, 2))
+            continue
+        opens = not single[i] and _after_blank_line(text, starts[i])
+        title_end = _run_in_title(text, starts[i], b) if opens else None
+        if title_end is None:
+            out.append(b)
+            continue
+        body = title_end + len(text[title_end : b.end]) - len(text[title_end : b.end].lstrip())
+        out += [Block("heading", starts[i], title_end, 2), Block("paragraph", body, b.end)]
     return out
+
+
+_TITLE_STOP = re.compile(r"[.:](?=\s)")
+
+
+def _after_blank_line(text: str, start: int) -> bool:
+    """Whether the line at `start` opens a paragraph: a list's items that follow one another line by line are
+    steps, not sections."""
+    end = text.rfind("\n", 0, start)  # where the line above ends
+    return end < 0 or not text[text.rfind("\n", 0, end) + 1 : end].strip()
+
+
+def _run_in_title(text: str, start: int, block: Block) -> int | None:
+    """Where the title run into a numbered paragraph's first line ends ("2. Waiver." of "2. Waiver. To the
+    greatest extent …"), or None. A title is capitalised as one ("Grant of Patent License"), so a first
+    sentence that is short ("1. Install it. Then …") is not taken for it."""
+    if block.kind not in ("item", "paragraph"):
+        return None
+    line_end = text.find("\n", start, block.end)
+    line_end = block.end if line_end < 0 else line_end
+    number = _SECTION_NUMBER.match(text, start, line_end)
+    if not number or not number.group(1):
+        return None
+    stop = _TITLE_STOP.search(text, number.end() - 1, line_end)
+    if stop is None or not text[stop.end() : block.end].strip():
+        return None
+    words = text[number.end() - 1 : stop.start()].split()
+    lower = any(w[0].isalpha() and not w[0].isupper() for w in words if len(w) > 3)
+    if not 0 < len(words) <= 6 or "." in words[-1] or lower:  # "10. U.S. law …" is no title
+        return None
+    return stop.end()
 
 
 def _lines(text: str, start: int, stop: int) -> list[tuple[int, int]]:
@@ -555,12 +597,24 @@ def _lines(text: str, start: int, stop: int) -> list[tuple[int, int]]:
 _UNDERLINE = re.compile(r"(?:=+|-+)$")
 
 
+def _capitals(line: str) -> bool:
+    """A line in capitals, words alone ("NO WARRANTY"; not "COPYRIGHT (C) 2006-2007 …", whose numbers are data
+    to cite)."""
+    return sum(c.isalpha() for c in line) >= 3 and line == line.upper() and line != line.lower() \
+        and not any(c.isdigit() for c in line)
+
+
 def _plain_paragraph(text: str, start: int, stop: int, first: bool) -> list[Block]:
     lines = _lines(text, start, stop)
     if not lines:
         return []
     if len(lines) == 1 and _looks_like_heading(text[lines[0][0] : lines[0][1]]):
         return [Block("heading", *lines[0], level=1 if first else 2)]
+    if 1 < len(lines) <= 3 and all(_capitals(text[a:b]) for a, b in lines) \
+            and not _ENDS_SENTENCE.search(text, *lines[-1]):
+        # A heading set in capitals over two lines ("GNU GENERAL PUBLIC LICENSE" over "TERMS AND CONDITIONS FOR
+        # COPYING, …"): one line of it alone would be taken for a heading.
+        return [Block("heading", lines[0][0], lines[-1][1], level=1 if first else 2)]
     if len(lines) == 2 and lines[1][1] - lines[1][0] >= 3 and _UNDERLINE.match(text, *lines[1]):
         # A line underlined with === or --- is a heading (the underline is layout); === a title.
         level = 1 if first and text[lines[1][0]] == "=" else 2

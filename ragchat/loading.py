@@ -117,8 +117,10 @@ def _mb(n: int) -> str:
 # opening lines as its title, numbered section lines and ===/--- underlined lines as headings. 8: Markdown front
 # matter (YAML, TOML) is metadata: its title names the document, nothing of it is indexed; MediaWiki's "[edit]"
 # links after headings are chrome; two <br> in a row end an HTML paragraph, and one parts words in a cell; paged
-# plain text's running headers and footers are not indexed.
-READER_VERSION = 8
+# plain text's running headers and footers are not indexed. 9: plain text's numbered paragraphs that open with
+# their section's title ("2. Waiver. To the …") and headings set in capitals over two or three lines head their
+# sections.
+READER_VERSION = 9
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

@@ -4,7 +4,9 @@ import pytest
 
 from ragchat.errors import DocumentError, SeedsError
 from ragchat import formats
+from ragchat.chunking import sections
 from ragchat.loading import Limits, discover, load_file, load_folder
+from ragchat.types import Document
 
 
 def test_text_keeps_the_files_own_characters(tmp_path):
@@ -501,6 +503,38 @@ def test_a_plain_text_licence_has_its_title_and_numbered_sections():
     assert [(text[b.start:b.end], b.level) for b in blocks if b.kind == "heading"] == [
         ("Mozilla Public License Version 2.0", 1), ("1. Definitions", 2)]
     assert "=" not in "".join(text[b.start:b.end] for b in blocks)  # underlines are layout
+
+
+def test_a_section_title_run_into_its_paragraph_heads_the_section():
+    """Apache's and CC0's sections open with their title run into the text ("2. Grant of Copyright License.
+    Subject to …"), and the GPL-2 sets its terms under a heading in capitals over two lines. Before, only the
+    one title set on a line of its own was a heading, so "1. Definitions." (or "Preamble") headed every
+    section after it: in the sources panel and in what each chunk is embedded with."""
+    apache = ("   TERMS AND CONDITIONS FOR USE\n\n   1. Definitions.\n\n      \"License\" shall mean the terms.\n\n"
+              "   2. Grant of Copyright License. Subject to the terms and conditions of\n      this License, each "
+              "Contributor hereby grants to You a licence.\n\n   10. U.S. law applies to this text.\n")
+    text, blocks, _ = formats.plain(apache)
+    _, paths = sections(Document("a.txt", text, "sha", blocks=blocks))
+    body = next(i for i, b in enumerate(blocks) if text[b.start:b.end].startswith("Subject to"))
+    assert paths[body][-1] == "2. Grant of Copyright License."
+    assert blocks[body].kind == "paragraph"  # its text is still a unit to cite, without the title
+    assert not any(text[b.start:b.end].startswith("10. U.S") and b.kind == "heading" for b in blocks)
+
+    gpl = ("Preamble\n\n  The licenses for most software are designed to take away your freedom.\n\n"
+           "                    GNU GENERAL PUBLIC LICENSE\n   TERMS AND CONDITIONS FOR COPYING, DISTRIBUTION AND "
+           "MODIFICATION\n\n  0. This License applies to any program or other work which contains\n"
+           "a notice placed by the copyright holder.\n\n"
+           "COPYRIGHT (C) 2006-2007 THE REGENTS\nALL RIGHTS RESERVED\n")
+    text, blocks, _ = formats.plain(gpl)
+    _, paths = sections(Document("g.txt", text, "sha", blocks=blocks))
+    section = next(i for i, b in enumerate(blocks) if text[b.start:b.end].startswith("This License"))
+    assert paths[section][-1].startswith("GNU GENERAL PUBLIC LICENSE TERMS AND CONDITIONS")
+    assert blocks[-1].kind == "paragraph"  # capitals with a year in them are a statement to cite, not a heading
+
+
+def test_steps_that_open_with_a_short_sentence_stay_items():
+    text = "Setting up:\n\n1. Install the package. Then open it.\n2. Edit the file. Save it.\n"
+    assert [b.kind for b in formats.plain(text)[1]] == ["paragraph", "item", "item"]
 
 
 def test_numbered_lines_spaced_out_as_a_list_stay_items():
