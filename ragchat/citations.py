@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from .language import Language, get as get_language
+from .language import CJK_CHARS, Language, get as get_language
 from .sentences import sentence_spans
 from .types import Citation, Evidence
 
@@ -129,7 +129,10 @@ def supported(sentence: str, evidence_text: str, language: Language | None = Non
     return support(sentence, evidence_text, language) != NOT_FOUND
 
 
-_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?=(?:st|nd|rd|th)?(?![\w]))")
+# A digit run is a number unless letters of a spaced script touch it ("B2", "x86"); beside a CJK character it
+# is one ("提到的37", "共3个"): those scripts write no space between words.
+_WORD = f"[^\\W{CJK_CHARS}]"
+_NUMBER = re.compile(rf"(?<!{_WORD})(?<![.,])\d+(?:[.,]\d+)*(?=(?:st|nd|rd|th)?(?!{_WORD}))")
 
 
 def numbers(text: str) -> list[str]:

@@ -14,14 +14,14 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 # Han, Hiragana/Katakana and Hangul: scripts written without spaces between words.
-_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK = re.compile(f"[{_CJK_CHARS}]")
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK = re.compile(f"[{CJK_CHARS}]")
 _LATIN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 
 
 # A piece of text a copied answer may start or end on: a CJK character, or a run of anything but spaces and CJK.
-_PIECE = re.compile(f"[{_CJK_CHARS}]|[^\\s{_CJK_CHARS}]+")
+_PIECE = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
 
 
 def pieces(text: str) -> list[tuple[str, str]]:

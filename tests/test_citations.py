@@ -138,6 +138,16 @@ def test_a_number_written_out_in_the_evidence_supports_its_digits():
     assert not supported("7 days", "Ri Su Yong paid a ten-day visit to Russia.")
 
 
+def test_a_number_beside_chinese_characters_is_checked():
+    """Chinese writes no space between a number and its words ("提到的37"): the number is still a fact to find.
+    Before, "37" touching "的" was no number, and an answer made of a section number's digits verified."""
+    from ragchat.citations import numbers
+
+    assert numbers("共3个，提到的37") == ["3", "37"] and numbers("GRUB2 and x86") == []
+    assert not supported("监听的端口是37", "sshd.socket 用来定义一个监听的套接字，监听端口 22")
+    assert supported("监听端口22", "sshd.socket 用来定义一个监听的套接字，监听端口 22")
+
+
 @pytest.mark.parametrize(
     "sentence, evidence, state",
     [
