@@ -131,8 +131,8 @@ def supported(sentence: str, evidence_text: str, language: Language | None = Non
 
 # A digit run is a number unless letters of a spaced script touch it ("B2", "x86"); beside a CJK character it
 # is one ("提到的37", "共3个"): those scripts write no space between words.
-_WORD = f"[^\\W{CJK_CHARS}]"
-_NUMBER = re.compile(rf"(?<!{_WORD})(?<![.,])\d+(?:[.,]\d+)*(?=(?:st|nd|rd|th)?(?!{_WORD}))")
+_SPACED_WORD_CHAR = f"[^\\W{CJK_CHARS}]"
+_NUMBER = re.compile(rf"(?<!{_SPACED_WORD_CHAR})(?<![.,])\d+(?:[.,]\d+)*(?=(?:st|nd|rd|th)?(?!{_SPACED_WORD_CHAR}))")
 
 
 def numbers(text: str) -> list[str]:

@@ -548,7 +548,7 @@ def _numbered_headings(blocks: list[Block], text: str) -> list[Block]:
     return out
 
 
-_TITLE_STOP = re.compile(r"[.:](?=\s)")
+_TITLE_STOP = re.compile(r"\.(?=\s)")
 
 
 def _after_blank_line(text: str, start: int) -> bool:
@@ -559,8 +559,8 @@ def _after_blank_line(text: str, start: int) -> bool:
 
 
 def _run_in_title(text: str, start: int, block: Block) -> int | None:
-    """Where the title run into a numbered paragraph's first line ends ("2. Waiver." of "2. Waiver. To the
-    greatest extent …"), or None. A title is capitalised as one ("Grant of Patent License"), so a first
+    """Where the title run into a numbered paragraph's first line ends, at its full stop ("2. Waiver." of "2.
+    Waiver. To the greatest extent …"), or None. A title is capitalised as one ("Grant of Patent License"), so a first
     sentence that is short ("1. Install it. Then …") is not taken for it."""
     if block.kind not in ("item", "paragraph"):
         return None
