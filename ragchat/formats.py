@@ -12,14 +12,17 @@ never cited.
 - Markdown keeps the file's own characters; blocks come from markdown-it's block map.
 - Plain text: paragraphs at blank lines; short unpunctuated lines, numbered section lines and underlined
   lines are headings, the opening lines the title; bullet lines are items.
-- PDF: each page's extracted text; lines grouped into paragraphs, headings and items by their shape, and
-  lines repeated at the top or bottom of most pages (running headers, page numbers) left as layout.
+- PDF: each page's extracted text; lines grouped into paragraphs, headings, items, rows and code by their fonts
+  where the document sets headings and code apart, else by their shape, and lines repeated at the top or
+  bottom of most pages (running headers, page numbers) left as layout.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .sentences import sentence_spans
@@ -421,12 +424,16 @@ def _ordered(blocks: Iterable[Block]) -> list[Block]:
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
 _ENDS_SENTENCE = re.compile(r"[.!?;:。！？]$")
+# "… should query for it. 7", "(… prefers ee'-en.)": a sentence, then its footnote's mark or a closing bracket
+# or quote (not "Port: 22", not "Version 3.0")
+_ENDS_NOTED_SENTENCE = re.compile(r"[.!?;:。！？]$|[.!?](?:[ \t]+\d{1,2}|[\"'”’)\]]+)$")
 # A table-of-contents or index line: dot leaders, then a page number ("5.13 Where is VoIP software? . . . . 20").
 # Such lines are navigation, like a web page's menu: kept in the text the viewer shows, never indexed.
 _LEADERS = re.compile(r"(?:\.[ \t]?){4,}[ \t]*(?:\d+|[ivxlcdm]+)$", re.IGNORECASE)
 _PAGE_REFERENCE = re.compile(r"\S[ \t]+(?:\d{1,4}|[ivxlcdm]{1,6})$", re.IGNORECASE)
 _NUMBERED = re.compile(r"(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?[ \t]+\S")  # "3.2.3 I'm using Knoppix", "A.1 Notes"
 _NOT_HEADING_END = re.compile(r"[.!;:,。！；：，…]$")  # "12.1 What other documentation exists?" is a heading
+_SET_APART_END = re.compile(r"[:;,：；，]$")  # a line set apart that ends so leads into what follows: not a heading
 _TERMINAL = re.compile(r"[.!?;:,。！？；：，…\"”’)\]]$")
 
 
@@ -647,8 +654,68 @@ def _plain_paragraph(text: str, start: int, stop: int, first: bool) -> list[Bloc
 
 # --- PDF -------------------------------------------------------------------------------------------
 
-def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
-    """Blocks of one page's extracted text (which starts at `offset` in the document)."""
+@dataclass(frozen=True)
+class LineStyle:
+    """How a PDF line is set: its font size, and whether all of it is bold, or all of it monospaced."""
+
+    size: float
+    bold: bool = False
+    mono: bool = False
+
+
+@dataclass(frozen=True)
+class Typography:
+    """What a document's fonts say, when they say anything. A heading is set apart from the body (larger or
+    bold); code is set in a monospaced font the body is not in. Where they do, the fonts decide, not the
+    line's looks: by looks alone, a short line of a listing ("4 CARD32 0", "BEGIN") was a heading and a
+    chapter's "1. Introduction" a list item."""
+
+    body: float  # the size most of the text is set in
+    code: bool  # monospaced lines are code: the body is not monospaced
+
+    @classmethod
+    def of(cls, pages: Sequence[tuple[str, Sequence[LineStyle | None]]]) -> Typography | None:
+        """From each page's text and its lines' styles; None when the fonts set no line apart (one size and
+        weight throughout, or no font information), so lines are read by their shape alone."""
+        weight: Counter[float] = Counter()
+        mono = chars = 0
+        styled: list[tuple[LineStyle, int]] = []
+        for text, styles in pages:
+            for line, style in zip(text.split("\n"), styles):
+                n = len(line.strip())
+                if style is None or not n:
+                    continue
+                styled.append((style, n))
+                weight[style.size] += n
+                mono += n if style.mono else 0
+                chars += n
+        if not chars:
+            return None
+        typography = cls(body=weight.most_common(1)[0][0], code=mono * 2 < chars)
+        apart = sum(1 for style, _ in styled if typography.set_apart(style))
+        return typography if apart >= 3 else None
+
+    def set_apart(self, style: LineStyle | None) -> bool:
+        """Set the way headings are: larger than the body, or bold, and not code."""
+        return style is not None and not (self.code and style.mono) and (style.bold or self.larger(style))
+
+    def larger(self, style: LineStyle | None) -> bool:
+        return style is not None and style.size >= self.body * 1.15
+
+    def wraps(self, width: int, style: LineStyle, typical: int) -> bool:
+        """Whether a line of `width` characters in `style` is not short beside the page's `typical` line, so
+        that a heading may go on to the next line ("6.6.3.1. Type" over a term in the same bold does not). A
+        larger font fills the line with fewer characters."""
+        return width * style.size >= 0.6 * typical * self.body
+
+    def is_code(self, style: LineStyle | None) -> bool:
+        return self.code and style is not None and style.mono
+
+
+def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence[LineStyle | None] = (),
+                    typography: Typography | None = None) -> list[Block]:
+    """Blocks of one page's extracted text (which starts at `offset` in the document). `styles` holds each line's
+    style (text.split("\n")), read with the document's `typography` when it has one."""
     lines = _lines(text, 0, len(text))
     widths = sorted(b - a for a, b in lines)
     typical = widths[int(len(widths) * 0.75)] if widths else 0
@@ -676,7 +743,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         # mounting a filesystem temporarily"): three or more lines of which none ends a sentence, or a run of
         # three or more such lines that are also short (prose lines fill the column; rows seldom do) inside
         # a paragraph that goes on as prose ("Each directory listed above is …").
-        if len(inner) >= 3 and not any(_ENDS_SENTENCE.search(text, x, y) for x, y in inner):
+        if len(inner) >= 3 and not any(_ENDS_NOTED_SENTENCE.search(text, x, y) for x, y in inner):
             blocks.extend(Block("row", offset + x, offset + y) for x, y in inner)
             return
         run: list[tuple[int, int]] = []
@@ -693,7 +760,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
             run.clear()
 
         for x, y in inner:
-            if (y - x) < 0.75 * full and not _ENDS_SENTENCE.search(text, x, y):
+            if (y - x) < 0.75 * full and not _ENDS_NOTED_SENTENCE.search(text, x, y):
                 run.append((x, y))
             else:
                 flush_run()
@@ -705,20 +772,68 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
     joining = False  # the last block is a heading that may wrap onto this line
     guessed = False  # the last block is a heading only by its looks (short, no number)
     titling: int | None = None  # lines joined so far to a chapter heading that has no title yet ("CHAPTER")
+    code = False  # the last block is code that this line may go on
+    wrapped = 0  # lines before this one were read as part of a heading set over several lines
+    plain = 0  # lines before this one may be set apart but are prose
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def style_of(line: tuple[int, int]) -> LineStyle | None:
+        row = bisect_right(line_starts, line[0]) - 1
+        return styles[row] if row < len(styles) else None
+
     for i, (a, b) in enumerate(lines):
+        if i < wrapped:
+            continue
         line = text[a:b]
-        if line_key(line) in repeated:
-            close()
+        style = style_of((a, b))
+        if line_key(line) in repeated and not (typography is not None and typography.larger(style)):
+            close()  # (a chapter's title, set large on its first page, is the running header of the others)
+            code = False
             continue
         if leaders[i] or (contents_page and _contents_entry(line)):
             close()
             blocks.append(Block("contents", offset + a, offset + b))
+            code = False
             continue
+        if typography is not None and typography.is_code(style):
+            if code:  # a listing is one block, its line breaks kept
+                blocks[-1] = Block("code", blocks[-1].start, offset + b)
+            else:
+                close()
+                blocks.append(Block("code", offset + a, offset + b))
+            code, joining, guessed, titling = True, False, False, None
+            continue
+        code = False
         marker = _BULLET.match(text, a, b)
         short = (b - a) < 0.6 * typical
         number = _SECTION_NUMBER.match(line)
-        if titling is not None and titling < 3 and short and _looks_like_heading(line) and not marker \
-                and not (number and number.group(1)):
+        prose = i < plain  # a line of a bold paragraph: not a heading, whatever its number
+        if typography is not None and typography.set_apart(style) and not prose:
+            # A heading set over two or three lines in its own style is one ("1.5 What is the difference between
+            # Debian GNU/Linux and other" over "Linux distributions? …"), and so is a chapter's label over its
+            # title ("Chapter 2" over "Getting and installing Debian" over "GNU/Linux").
+            tail = i  # the run's last line
+            while tail + 1 < len(lines) and tail - i < 2 and style_of(lines[tail + 1]) == style \
+                    and typography.wraps(lines[tail][1] - lines[tail][0], style, typical) \
+                    and not _SECTION_NUMBER.match(text, *lines[tail + 1]) and not leaders[tail + 1] \
+                    and (line_key(text[slice(*lines[tail + 1])]) not in repeated or typography.larger(style)):
+                tail += 1
+            end = lines[tail][1]
+            if titling is not None and titling < 3 and not (number and number.group(1)):
+                blocks[-1] = Block("heading", blocks[-1].start, offset + end, blocks[-1].level)
+                wrapped, titling = tail + 1, titling + 1
+                continue
+            if tail > i:
+                if _SET_APART_END.search(text, a, end) or len(text[a:end].split()) > 40:
+                    plain = tail + 1  # bold prose, or a lead-in ("Note:") over the lines it introduces
+                    prose = True
+                else:
+                    close()
+                    blocks.append(Block("heading", offset + a, offset + end, level=2))
+                    wrapped, joining, guessed, titling = tail + 1, False, False, None
+                    continue
+        if typography is None and titling is not None and titling < 3 and short and _looks_like_heading(line) \
+                and not marker and not (number and number.group(1)):
             last = blocks[-1]  # "CHAPTER" + "FOUR" + "RESOURCES FOR DEBIAN MEMBERS": one heading
             blocks[-1] = Block("heading", last.start, offset + b, last.level)
             titling += 1
@@ -741,12 +856,18 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         # ("5.6. /var/crash : System crash dumps (optional)"), and ends a table it follows.
         # A bare "15 Some such files include: …" is a footnote, so the number must have parts or a name.
         numbered = bool(number) and (number.group(1) is None or "." in number.group(1)) \
-            and not marker and len(line.split()) <= 14 and not _NOT_HEADING_END.search(line)
-        if numbered or (_looks_like_heading(line) and short and len(line.split()) <= 10 and not line.strip().isdigit()):
+            and not marker and len(line.split()) <= 14 and not _NOT_HEADING_END.search(line) and not prose
+        if typography is None:
+            looks = _looks_like_heading(line) and short and len(line.split()) <= 10
+        else:  # the fonts say it: "1. Introduction" set large is a chapter, not a list's first item
+            looks = typography.set_apart(style) and not prose and len(line.split()) <= 14 \
+                and not _SET_APART_END.search(line) and (not marker or line.lstrip()[0].isdigit())
+        if numbered or (looks and not line.strip().isdigit()
+                        and not (typography is not None and _PAGE_NUMBER.fullmatch(line.strip()))):  # "iv" set bold
             close()
             blocks.append(Block("heading", offset + a, offset + b, level=2))
-            joining = not short
-            guessed = not numbered
+            joining = not short and typography is None
+            guessed = not numbered and typography is None
             if number and not number.group(1) and len(line.split()) <= 2:
                 titling = 0
             continue
@@ -764,7 +885,23 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str]) -> list[Block]:
         if short and re.search(r"[.!?。！？:]$", line):
             close()
     close()
-    return _table_headers(blocks, text, offset)
+    return _table_headers(_code_in_sentences(blocks, text, offset), text, offset)
+
+
+def _code_in_sentences(blocks: list[Block], text: str, offset: int) -> list[Block]:
+    """A command set on its own line inside a sentence ("you can run the command" / `systemctl disable
+    service.service` / "using the name of the service file …") belongs to that sentence: the paragraph, the
+    code and the lower-case line that goes on are one paragraph, read as the sentence they make."""
+    out: list[Block] = []
+    for block in blocks:
+        if block.kind == "paragraph" and len(out) >= 2 and out[-1].kind == "code" \
+                and out[-2].kind in ("paragraph", "item") and text[block.start - offset].islower():
+            out.pop()
+            before = out.pop()
+            out.append(Block(before.kind, before.start, block.end))
+            continue
+        out.append(block)
+    return out
 
 
 def _contents_entry(line: str) -> bool:

@@ -119,8 +119,10 @@ def _mb(n: int) -> str:
 # links after headings are chrome; two <br> in a row end an HTML paragraph, and one parts words in a cell; paged
 # plain text's running headers and footers are not indexed. 9: plain text's numbered paragraphs that open with
 # their section's title ("2. Waiver. To the …") and headings set in capitals over two or three lines head their
-# sections.
-READER_VERSION = 9
+# sections. 10: PDFs are read with their fonts: headings are the lines set apart (larger or bold, over as many
+# lines as they wrap), code is what is set in a monospaced font, and prose whose lines end in a footnote's mark is
+# not a table.
+READER_VERSION = 10
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:
@@ -193,8 +195,9 @@ def _reason(e: Exception) -> str:
 
 _COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
-def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], str]:
-    """Each page's text, by PDFium (Chrome's PDF engine, through pypdfium2), and the title its metadata gives.
+def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], list[list[formats.LineStyle | None]], str]:
+    """Each page's text and its lines' styles, by PDFium (Chrome's PDF engine, through pypdfium2), and the title
+    its metadata gives.
 
     PDFium puts spaces where the layout has gaps: pypdf ran the words of XeTeX PDFs together
     ("TheDebianProjectwascreatedbyIanMurdock", 8 of the dev suite's PDF golds unmatchable), and took ~25x
@@ -209,16 +212,63 @@ def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], str]
                 f"{source}: has {len(document):,} pages, over the limit of {max_pages:,}: split it, or raise "
                 "RAGCHAT_MAX_PDF_PAGES"
             )
-        texts = []
+        texts, styles = [], []
         for i in range(len(document)):
             page = document[i]
             textpage = page.get_textpage()
-            texts.append(textpage.get_text_range().replace("\ufffe", "").replace("\r\n", "\n").replace("\r", "\n"))
+            raw = textpage.get_text_range()
+            styles.append(_line_styles(textpage, raw))
+            texts.append(raw.replace("\ufffe", "").replace("\r\n", "\n").replace("\r", "\n"))
             textpage.close()
             page.close()
-        return texts, _metadata_title(document)
+        return texts, styles, _metadata_title(document)
     finally:
         document.close()
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+# Monospaced families by name: PDFs seldom set the descriptor's fixed-pitch flag (LaTeX's cmtt/t1xtt, Courier,
+# Nimbus Mono, DejaVu Sans Mono, Consolas, Menlo, Source Code Pro).
+_MONO_FONT = re.compile(r"mono|courier|consol|menlo|typewriter|fixed|code|nimbusmon|(?:cm|sf|lm|tx|t1x|ec)tt|^tt")
+_BOLD_FONT = re.compile(r"bold|black|heavy")
+_SAMPLES = 8  # characters a line's style is read from, spread over it: a bold lead-in word is not a bold line
+
+
+def _line_styles(textpage, raw: str) -> list[formats.LineStyle | None]:
+    """The style of each line of the page's text (split at its line breaks): its characters' median font size,
+    and whether every sampled character is bold, or monospaced."""
+    import ctypes
+    import pypdfium2.raw as pdfium_c
+
+    units = None  # text indices count UTF-16 units, str indices code points: the map, when they differ
+    if any(ord(c) > 0xFFFF for c in raw):
+        units = [0]
+        for c in raw:
+            units.append(units[-1] + (2 if ord(c) > 0xFFFF else 1))
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    out: list[formats.LineStyle | None] = []
+    bounds, start = [], 0
+    for m in _BREAK.finditer(raw):
+        bounds.append((start, m.start()))
+        start = m.end()
+    bounds.append((start, len(raw)))
+    for first, stop in bounds:
+        positions = [p for p in range(first, stop) if not raw[p].isspace() and raw[p] != "\ufffe"]
+        if len(positions) > _SAMPLES:
+            positions = [positions[k * (len(positions) - 1) // (_SAMPLES - 1)] for k in range(_SAMPLES)]
+        sizes, bold, mono = [], True, True
+        for p in positions:
+            char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, units[p] if units else p)
+            if char < 0:
+                continue
+            sizes.append(pdfium_c.FPDFText_GetFontSize(textpage, char))
+            pdfium_c.FPDFText_GetFontInfo(textpage, char, name, len(name), ctypes.byref(flags))
+            font = name.value.decode("latin-1").rpartition("+")[2].lower()  # "PPSGID+CharisSIL-Bold"
+            bold = bold and (pdfium_c.FPDFText_GetFontWeight(textpage, char) >= 600 or bool(_BOLD_FONT.search(font)))
+            mono = mono and (bool(flags.value & 1) or bool(_MONO_FONT.search(font)))
+        out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono) if sizes else None)
+    return out
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -235,23 +285,24 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
     # PDFium has no decompression caps of its own: an inflate bomb is bounded by the reader process's memory
     # cap and time budget (reader.py), which is where every file is parsed.
     try:
-        page_texts, title = pdf_pages(data, source, limits.pdf_pages)
+        page_texts, styles, title = pdf_pages(data, source, limits.pdf_pages)
     except DocumentError:
         raise
     except Exception as e:  # PDFium reports a damaged file as PdfiumError; anything else is as unusable
         raise DocumentError(f"{source}: is not a readable PDF ({_reason(e)}): re-export it or remove it") from None
     repeated = formats.repeated_lines(page_texts)
+    typography = formats.Typography.of(list(zip(page_texts, styles)))
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
     blocks: list[Block] = []
     offset = 0
-    for number, page_text in enumerate(page_texts, start=1):
+    for number, (page_text, page_styles) in enumerate(zip(page_texts, styles), start=1):
         if parts:
             parts.append("\n\n")
             offset += 2
         pages.append((number, offset))
         parts.append(page_text)
-        blocks.extend(formats.pdf_page_blocks(page_text, offset, repeated))
+        blocks.extend(formats.pdf_page_blocks(page_text, offset, repeated, page_styles, typography))
         offset += len(page_text)
     text = "".join(parts)
     # The first heading found is often a subtitle ("Release 12.18"): the title is also the running header, left

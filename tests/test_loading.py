@@ -660,3 +660,112 @@ def test_damaged_pdf_metadata_gives_no_title_instead_of_an_error():
             raise ValueError("bad Info dictionary")
 
     assert _metadata_title(Damaged()) == ""
+
+
+def test_a_pdfs_fonts_say_what_is_a_heading_and_what_is_code(tmp_path):
+    """Where a PDF sets its headings apart (larger or bold) and its code in a monospaced font, the fonts decide,
+    not a line's looks: "1. Introduction" set large is a chapter (by its looks, a list's first item), a heading
+    that wraps is one heading, a listing is one code block (its short lines were headings: "4 CARD32 0"), a
+    bold lead-in ending in a colon heads nothing, and a command set inside a sentence stays in that sentence."""
+    from reportlab.pdfgen import canvas
+
+    from ragchat.chunking import ChunkParams, chunk_document
+
+    body = ("Times-Roman", 10)
+    lines = [
+        (("Helvetica-Bold", 18), "Shared MIME-info Database"),
+        (("Helvetica-Bold", 14), "1. Introduction"),
+        (body, "This specification describes how the database of file types is stored on a desktop system."),
+        (("Helvetica-Bold", 14), "1.1. What happens when a package that installs new types is upgraded to a"),
+        (("Helvetica-Bold", 14), "newer version of the same package?"),
+        (body, "The package installs its files again and the cache is rebuilt, so every type it names is known."),
+        (("Helvetica-Bold", 10), "Header:"),
+        (("Courier", 9), "2 CARD16 MAJOR_VERSION"),
+        (("Courier", 9), "4 CARD32 0"),
+        (("Courier", 9), "4 CARD32 ALIAS_LIST_OFFSET"),
+        (body, "To rebuild the cache by hand, an administrator with the rights to the folder can run the command"),
+        (("Courier", 9), "update-mime-database /usr/share/mime"),
+        (body, "using the folder that holds the packages' files, which is the default on most systems."),
+    ]
+    path = tmp_path / "spec.pdf"
+    c = canvas.Canvas(str(path))
+    for i, ((font, size), line) in enumerate(lines):
+        c.setFont(font, size)
+        c.drawString(72, 760 - 22 * i, line)
+    c.showPage()
+    c.save()
+    doc = load_file(path, "spec.pdf")
+    shown = [(b.kind, " ".join(doc.text[b.start:b.end].split())) for b in doc.blocks]
+    assert [t for k, t in shown if k == "heading"] == [
+        "Shared MIME-info Database", "1. Introduction",
+        "1.1. What happens when a package that installs new types is upgraded to a newer version of the same "
+        "package?"]
+    assert ("code", "2 CARD16 MAJOR_VERSION 4 CARD32 0 4 CARD32 ALIAS_LIST_OFFSET") in shown
+    assert shown[-1] == ("paragraph", "To rebuild the cache by hand, an administrator with the rights to the folder "
+                         "can run the command update-mime-database /usr/share/mime using the folder that holds the "
+                         "packages' files, which is the default on most systems.")
+    chunks = chunk_document(doc, ChunkParams(200, 0), lambda t: len(t.split()))
+    upgraded = next(c for c in chunks if "cache is rebuilt" in c.text)
+    assert upgraded.heading.endswith("› 1. Introduction › " + shown[3][1])
+
+
+def test_one_font_throughout_leaves_a_pdf_read_by_its_lines_shapes():
+    from ragchat.formats import LineStyle, Typography
+
+    page = "Title\nA first line of prose that goes on.\nMore prose."
+    same = [LineStyle(12.0)] * 3
+    assert Typography.of([(page, same)]) is None
+    assert Typography.of([(page, [None, None, None])]) is None
+    # A typewritten document: its body is monospaced, so nothing is code; its headings are still set apart.
+    typed = "\n".join(["Title", "Body text", "Body text", "Heading", "Body text", "Heading", "Body text"])
+    heading, text = LineStyle(14.0, bold=True, mono=True), LineStyle(10.0, mono=True)
+    typography = Typography.of([(typed, [heading, text, text, heading, text, heading, text])])
+    assert typography is not None and typography.code is False and typography.body == 10.0
+    assert typography.set_apart(heading) and not typography.is_code(text)
+
+
+def test_prose_whose_sentences_end_in_a_footnote_mark_or_a_bracket_is_not_a_table():
+    """A PDF table is lines that end no sentence; prose can look so too: a sentence that ends in its footnote's
+    mark ("… should query for it. 7") or in a closing bracket ("… prefers ee-en.)")."""
+    from ragchat.formats import pdf_page_blocks
+
+    footnoted = ("/home is a fairly standard concept, but it is clearly a site-specific filesystem. 6\n"
+                 "The setup will differ from\n"
+                 "host to host. Therefore, no program should assume any specific location for a home directory\n"
+                 "should query for it. 7\n")
+    bracketed = ("The project name is pronounced Deb-ee-en, with a short e in Deb, and emphasis on the first. This\n"
+                 "word is a contraction of the names of Debra and Ian Murdock, who founded the project. (Dictionaries\n"
+                 "seem to offer some ambiguity in the pronunciation of Ian, but Ian prefers ee-en.)\n")
+    for page in (footnoted, bracketed):
+        assert {b.kind for b in pdf_page_blocks(page, 0, set())} == {"paragraph"}
+    table = "bin Essential command binaries\nboot Static files of the boot loader\nmnt Mount point for a filesystem\n"
+    assert [b.kind for b in pdf_page_blocks(table, 0, set())] == ["row"] * 3
+
+
+def test_a_chapter_title_set_large_is_a_heading_though_it_runs_at_the_top_of_its_other_pages(tmp_path):
+    """Texinfo and LaTeX repeat a chapter's title as the running header of its pages; on its first page it is set
+    large, and there it is the chapter's heading (left out as a running header, "2 ASN.1 structure handling"
+    headed nothing, and its sections sat under chapter 1)."""
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "manual.pdf"
+    c = canvas.Canvas(str(path))
+    for page in range(1, 5):
+        c.setFont("Times-Roman", 9)
+        if page > 1:
+            c.drawString(72, 800, "2 ASN.1 structure handling")
+        c.drawString(300, 40, str(page))
+        if page == 1:
+            c.setFont("Helvetica-Bold", 17)
+            c.drawString(72, 760, "2 ASN.1 structure handling")
+        c.setFont("Helvetica-Bold", 12)
+        c.drawString(72, 730, f"2.{page} Section {page}")
+        c.setFont("Times-Roman", 10)
+        for i, word in enumerate(("parser", "trees", "nodes", "values", "names", "types")):
+            c.drawString(72, 710 - 16 * i, f"Page {page} says something of its own about the {word} it builds.")
+        c.showPage()
+    c.save()
+    doc = load_file(path, "manual.pdf")
+    headings = [" ".join(doc.text[b.start:b.end].split()) for b in doc.blocks if b.kind == "heading"]
+    assert headings == ["2 ASN.1 structure handling", "2.1 Section 1", "2.2 Section 2", "2.3 Section 3",
+                        "2.4 Section 4"]
