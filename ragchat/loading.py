@@ -263,8 +263,8 @@ def _line_styles(textpage, raw: str) -> list[formats.LineStyle | None]:
             if char < 0:
                 continue
             sizes.append(pdfium_c.FPDFText_GetFontSize(textpage, char))
-            pdfium_c.FPDFText_GetFontInfo(textpage, char, name, len(name), ctypes.byref(flags))
-            font = name.value.decode("latin-1").rpartition("+")[2].lower()  # "PPSGID+CharisSIL-Bold"
+            fits = pdfium_c.FPDFText_GetFontInfo(textpage, char, name, len(name), ctypes.byref(flags)) <= len(name)
+            font = name.value.decode("latin-1").rpartition("+")[2].lower() if fits else ""  # "PPSGID+CharisSIL-Bold"
             bold = bold and (pdfium_c.FPDFText_GetFontWeight(textpage, char) >= 600 or bool(_BOLD_FONT.search(font)))
             mono = mono and (bool(flags.value & 1) or bool(_MONO_FONT.search(font)))
         out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono) if sizes else None)
