@@ -228,8 +228,8 @@ def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], list
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 # Monospaced families by name: PDFs seldom set the descriptor's fixed-pitch flag (LaTeX's cmtt/t1xtt, Courier,
-# Nimbus Mono, DejaVu Sans Mono, Consolas, Menlo, Source Code Pro).
-_MONO_FONT = re.compile(r"mono|courier|consol|menlo|typewriter|fixed|code|nimbusmon|(?:cm|sf|lm|tx|t1x|ec)tt|^tt")
+# Nimbus Mono, DejaVu Sans Mono, Consolas, Menlo, Source Code Pro; not Monotype's foundry name).
+_MONO_FONT = re.compile(r"mono(?!type)|courier|consol|menlo|typewriter|fixed|code|nimbusmon|(?:cm|sf|lm|tx|t1x|ec)tt|^tt")
 _BOLD_FONT = re.compile(r"bold|black|heavy")
 _SAMPLES = 8  # characters a line's style is read from, spread over it: a bold lead-in word is not a bold line
 
