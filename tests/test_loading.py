@@ -769,3 +769,14 @@ def test_a_chapter_title_set_large_is_a_heading_though_it_runs_at_the_top_of_its
     headings = [" ".join(doc.text[b.start:b.end].split()) for b in doc.blocks if b.kind == "heading"]
     assert headings == ["2 ASN.1 structure handling", "2.1 Section 1", "2.2 Section 2", "2.3 Section 3",
                         "2.4 Section 4"]
+
+
+@pytest.mark.parametrize("font, mono", [("t1xtt", True), ("cmtt10", True), ("nimbusmonl-regu", True), ("freemono", True),
+                                        ("dejavusansmono-bold", True), ("courier", True), ("sourcecodepro-regular", True),
+                                        ("charissil", False), ("monotypecorsiva", False), ("times-roman", False)])
+def test_monospaced_fonts_are_known_by_name(font, mono):
+    """PDFs seldom set the fixed-pitch flag in a font's descriptor; LaTeX's, GNU's and the common code fonts are
+    known by their names (after the subset tag "PPSGID+")."""
+    from ragchat.loading import _MONO_FONT
+
+    assert bool(_MONO_FONT.search(font)) is mono
