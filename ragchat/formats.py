@@ -675,25 +675,27 @@ class Typography:
 
     @classmethod
     def of(cls, pages: Sequence[tuple[str, Sequence[LineStyle | None]]]) -> Typography | None:
-        """From each page's text and its lines' styles; None when the fonts set no line apart (one size and
-        weight throughout, or no font information), so lines are read by their shape alone."""
+        """From each page's text and its lines' styles; None when the fonts set no heading apart (one size and
+        weight throughout, a title page alone set large, or no font information), so lines are read by their
+        shape alone."""
         weight: Counter[float] = Counter()
         mono = chars = 0
-        styled: list[tuple[LineStyle, int]] = []
-        for text, styles in pages:
+        styled: list[tuple[int, LineStyle]] = []
+        for page, (text, styles) in enumerate(pages):
             for line, style in zip(text.split("\n"), styles):
                 n = len(line.strip())
                 if style is None or not n:
                     continue
-                styled.append((style, n))
+                styled.append((page, style))
                 weight[style.size] += n
                 mono += n if style.mono else 0
                 chars += n
         if not chars:
             return None
         typography = cls(body=weight.most_common(1)[0][0], code=mono * 2 < chars)
-        apart = sum(1 for style, _ in styled if typography.set_apart(style))
-        return typography if apart >= 3 else None
+        apart = [page for page, style in styled if typography.set_apart(style)]
+        inside = [page for page in apart if page > 0]  # a cover's title, subtitle and author say nothing of headings
+        return typography if len(inside) >= 2 or (len(pages) == 1 and len(apart) >= 3) else None
 
     def set_apart(self, style: LineStyle | None) -> bool:
         """Set the way headings are: larger than the body, or bold, and not code."""

@@ -722,6 +722,11 @@ def test_one_font_throughout_leaves_a_pdf_read_by_its_lines_shapes():
     typography = Typography.of([(typed, [heading, text, text, heading, text, heading, text])])
     assert typography is not None and typography.code is False and typography.body == 10.0
     assert typography.set_apart(heading) and not typography.is_code(text)
+    # A cover set large, then headings in the body's font: the fonts say nothing of the headings.
+    cover = ("Annual report\nof the club\nby its secretary", [LineStyle(20.0, bold=True)] * 3)
+    body = ("Membership\nThe club had forty members this year.", [LineStyle(10.0)] * 2)
+    assert Typography.of([cover, body, body]) is None
+    assert Typography.of([cover]) is not None  # one page: its lines set apart are its headings
 
 
 def test_prose_whose_sentences_end_in_a_footnote_mark_or_a_bracket_is_not_a_table():
