@@ -433,7 +433,7 @@ _LEADERS = re.compile(r"(?:\.[ \t]?){4,}[ \t]*(?:\d+|[ivxlcdm]+)$", re.IGNORECAS
 _PAGE_REFERENCE = re.compile(r"\S[ \t]+(?:\d{1,4}|[ivxlcdm]{1,6})$", re.IGNORECASE)
 _NUMBERED = re.compile(r"(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?[ \t]+\S")  # "3.2.3 I'm using Knoppix", "A.1 Notes"
 _NOT_HEADING_END = re.compile(r"[.!;:,。！；：，…]$")  # "12.1 What other documentation exists?" is a heading
-_SET_APART_END = re.compile(r"[:;,：；，]$")  # a line set apart that ends so leads into what follows: not a heading
+_SET_APART_END = re.compile(r"[:;,：；，]$")  # a line set apart that ends so leads into what follows
 _TERMINAL = re.compile(r"[.!?;:,。！？；：，…\"”’)\]]$")
 
 
@@ -826,7 +826,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
                 wrapped, titling = tail + 1, titling + 1
                 continue
             if tail > i:
-                if _SET_APART_END.search(text, a, end) or len(text[a:end].split()) > 40:
+                if _heading_end(text[a:end], number) or len(text[a:end].split()) > 40:
                     plain = tail + 1  # bold prose, or a lead-in ("Note:") over the lines it introduces
                     prose = True
                 else:
@@ -863,7 +863,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
             looks = _looks_like_heading(line) and short and len(line.split()) <= 10
         else:  # the fonts say it: "1. Introduction" set large is a chapter, not a list's first item
             looks = typography.set_apart(style) and not prose and len(line.split()) <= 14 \
-                and not _SET_APART_END.search(line) and (not marker or line.lstrip()[0].isdigit())
+                and not _heading_end(line, number) and (not marker or line.lstrip()[0].isdigit())
         if numbered or (looks and not line.strip().isdigit()
                         and not (typography is not None and _PAGE_NUMBER.fullmatch(line.strip()))):  # "iv" set bold
             close()
@@ -888,6 +888,14 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
             close()
     close()
     return _table_headers(_code_in_sentences(blocks, text, offset), text, offset)
+
+
+def _heading_end(line: str, number: re.Match | None) -> bool:
+    """Whether a line set apart ends the way no heading does. A numbered section's title may end in a full stop
+    ("4.5. /usr/include : Directory for standard include files."); a bold sentence without a number is emphasis
+    ("Note: the Pro plan includes support by telephone."). Neither is a heading when it ends in a colon or comma,
+    leading into what follows."""
+    return bool((_SET_APART_END if number and number.group(1) else _NOT_HEADING_END).search(line))
 
 
 def _code_in_sentences(blocks: list[Block], text: str, offset: int) -> list[Block]:

@@ -666,7 +666,8 @@ def test_a_pdfs_fonts_say_what_is_a_heading_and_what_is_code(tmp_path):
     """Where a PDF sets its headings apart (larger or bold) and its code in a monospaced font, the fonts decide,
     not a line's looks: "1. Introduction" set large is a chapter (by its looks, a list's first item), a heading
     that wraps is one heading, a listing is one code block (its short lines were headings: "4 CARD32 0"), a
-    bold lead-in ending in a colon heads nothing, and a command set inside a sentence stays in that sentence."""
+    bold lead-in ending in a colon or a bold sentence heads nothing, and a command set inside a sentence stays in
+    that sentence."""
     from reportlab.pdfgen import canvas
 
     from ragchat.chunking import ChunkParams, chunk_document
@@ -676,6 +677,7 @@ def test_a_pdfs_fonts_say_what_is_a_heading_and_what_is_code(tmp_path):
         (("Helvetica-Bold", 18), "Shared MIME-info Database"),
         (("Helvetica-Bold", 14), "1. Introduction"),
         (body, "This specification describes how the database of file types is stored on a desktop system."),
+        (("Helvetica-Bold", 10), "Programs must never write to the database while another program reads it."),
         (("Helvetica-Bold", 14), "1.1. What happens when a package that installs new types is upgraded to a"),
         (("Helvetica-Bold", 14), "newer version of the same package?"),
         (body, "The package installs its files again and the cache is rebuilt, so every type it names is known."),
@@ -707,6 +709,7 @@ def test_a_pdfs_fonts_say_what_is_a_heading_and_what_is_code(tmp_path):
     chunks = chunk_document(doc, ChunkParams(200, 0), lambda t: len(t.split()))
     upgraded = next(c for c in chunks if "cache is rebuilt" in c.text)
     assert upgraded.heading.endswith("› 1. Introduction › " + shown[3][1])
+    assert any(k == "paragraph" and "Programs must never write" in t for k, t in shown)
 
 
 def test_one_font_throughout_leaves_a_pdf_read_by_its_lines_shapes():
