@@ -699,7 +699,7 @@ class Typography:
 
     def set_apart(self, style: LineStyle | None) -> bool:
         """Set the way headings are: larger than the body, or bold, and not code."""
-        return style is not None and not (self.code and style.mono) and (style.bold or self.larger(style))
+        return style is not None and not self.is_code(style) and (style.bold or self.larger(style))
 
     def larger(self, style: LineStyle | None) -> bool:
         return style is not None and style.size >= self.body * 1.15
@@ -778,18 +778,20 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
     wrapped = 0  # lines before this one were read as part of a heading set over several lines
     plain = 0  # lines before this one may be set apart but are prose
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def style_of(line: tuple[int, int]) -> LineStyle | None:
-        row = bisect_right(line_starts, line[0]) - 1
-        return styles[row] if row < len(styles) else None
+    rows = [bisect_right(line_starts, a) - 1 for a, _ in lines]  # each line's index in text.split("\n")
+    line_styles = [styles[r] if r < len(styles) else None for r in rows]
+    # Running headers and page numbers; a chapter's title set large on its first page is its heading there, though
+    # it is the running header of the chapter's other pages.
+    furniture = [line_key(text[a:b]) in repeated and not (typography is not None and typography.larger(style))
+                 for (a, b), style in zip(lines, line_styles)]
 
     for i, (a, b) in enumerate(lines):
         if i < wrapped:
             continue
         line = text[a:b]
-        style = style_of((a, b))
-        if line_key(line) in repeated and not (typography is not None and typography.larger(style)):
-            close()  # (a chapter's title, set large on its first page, is the running header of the others)
+        style = line_styles[i]
+        if furniture[i]:
+            close()
             code = False
             continue
         if leaders[i] or (contents_page and _contents_entry(line)):
@@ -815,10 +817,10 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
             # Debian GNU/Linux and other" over "Linux distributions? …"), and so is a chapter's label over its
             # title ("Chapter 2" over "Getting and installing Debian" over "GNU/Linux").
             tail = i  # the run's last line
-            while tail + 1 < len(lines) and tail - i < 2 and style_of(lines[tail + 1]) == style \
+            while tail + 1 < len(lines) and tail - i < 2 and line_styles[tail + 1] == style \
                     and typography.wraps(lines[tail][1] - lines[tail][0], style, typical) \
                     and not _SECTION_NUMBER.match(text, *lines[tail + 1]) and not leaders[tail + 1] \
-                    and (line_key(text[slice(*lines[tail + 1])]) not in repeated or typography.larger(style)):
+                    and not furniture[tail + 1]:
                 tail += 1
             end = lines[tail][1]
             if titling is not None and titling < 3 and not (number and number.group(1)):
