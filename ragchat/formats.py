@@ -7,8 +7,9 @@ never cited.
 
 - HTML keeps the page's main content: `<main>`/`role="main"` when the page marks it, and never the site's
   chrome (navigation, menus, tables of contents, previous/next links, headers and footers), recognised by
-  element, ARIA role, class/id names and link density. Tables become one line per row, cells joined by
-  " | ", each row knowing its header row.
+  element, ARIA role, class/id names, link density and links to the next, previous or parent page. Tables
+  become one line per row, cells joined by " | ", each row knowing its header row; in a definition list
+  (`<dl>`: options, arguments, glossaries) each term heads the blocks of its definition the same way.
 - Markdown keeps the file's own characters; blocks come from markdown-it's block map.
 - Plain text: paragraphs at blank lines; short unpunctuated lines, numbered section lines and underlined
   lines are headings, the opening lines the title; bullet lines are items.
@@ -84,6 +85,10 @@ _CHROME_NAMES = {
     "masthead", "copyright", "edit", "feedback", "announcement", "sourcelink", "docnav", "previous", "navlinks",
     "sitenav", "subnav", "crumbs", "backtotop", "permalink", "anchorlink", "editsection",
 }
+# HTML's link types for moving between the pages of a document (next, previous, up to the parent, contents).
+_PAGE_LINKS = {"next", "prev", "previous", "up", "contents", "toc", "index", "start", "first", "last", "home"}
+# What a permalink shows beside a heading or definition (makeinfo's "copiable-anchor", Sphinx's headerlink).
+_PERMALINK_MARKS = {"¶", "§", "#", "🔗", "⚓"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _LISTS = {"ul", "ol", "menu", "dl"}
 _BLOCKS = {
@@ -157,6 +162,8 @@ def _is_chrome(el) -> bool:
         return True
     if re.search(r"display\s*:\s*none", el.get("style") or ""):
         return True
+    if tag == "a" and _norm(el.text_content()) in _PERMALINK_MARKS and (el.get("href") or "").startswith("#"):
+        return True
     names = {t for t in _NAME_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()) if t}
     density, links, size = _link_density(el) if tag not in ("a", "span", "code") else (0.0, 0, 0)
     if "sidebar" in names and not _has_heading(el):
@@ -168,9 +175,16 @@ def _is_chrome(el) -> bool:
         return density >= 0.3 or size < 400
     if tag in ("header", "footer") and not _has_heading(el) and (density >= 0.3 or size < 400):
         return True
+    if size < 400 and density >= 0.3 and not _has_heading(el) and _links_between_pages(el):
+        # "Next: Closure Example, Previous: Multiple ABIs, Up: Using libffi [Index]" (makeinfo's <div class="header">)
+        return True
     # A list or box that is mostly links (a menu, a table of contents, "see also" bars).
     return tag in ("ul", "ol", "div", "table", "section", "p", "dl", "td") and links >= 3 and density > 0.7 \
         and not _has_heading(el)
+
+
+def _links_between_pages(el) -> bool:
+    return any(set((a.get("rel") or "").lower().split()) & _PAGE_LINKS for a in el.iter("a"))
 
 
 def _drop_chrome(root) -> None:
@@ -195,14 +209,19 @@ class _HtmlWalker:
         self.out = _Builder()
         self.buffer: list[str] = []
         self.kinds = ["paragraph"]
+        # The term of each definition being walked, innermost last: "--leak-check=<no|summary|yes|full>" heads
+        # "When enabled, search for memory leaks…", which never names the option it describes.
+        self.terms: list[str] = []
+        self.term = ""  # the term(s) just read, waiting for their definition
 
     def flush(self) -> None:
         raw = "".join(self.buffer)
         self.buffer = []
         kind = self.kinds[-1]
+        header = self.terms[-1] if self.terms else ""
         # Two line breaks in a row end a paragraph on a page written without <p> ("…voting rights.<br><br>We meet…").
         for part in _BREAKS.split(raw):
-            self.out.add(kind, _norm(part.replace(_BR, " ")), tight=kind == "item")
+            self.out.add(kind, _norm(part.replace(_BR, " ")), header=header, tight=kind == "item")
 
     def walk(self, el) -> None:
         tag = _tag(el)
@@ -214,7 +233,21 @@ class _HtmlWalker:
             self.out.add("heading", _norm(el.text_content()), level=int(tag[1]))
         elif tag == "pre":
             self.flush()
-            self.out.add("code", el.text_content().strip("\n").rstrip())
+            self.out.add("code", el.text_content().strip("\n").rstrip(), header=self.terms[-1] if self.terms else "")
+        elif tag == "dt":
+            self.flush()
+            term = _norm(el.text_content())
+            # A term stays a paragraph of its own: an option's term may be the only place that gives its default
+            # ("--smc-check=<none|stack|all|all-non-file> [default: all-non-file]").
+            self.out.add("paragraph", term)
+            self.term = f"{self.term}, {term}" if self.term and term else self.term or term
+        elif tag == "dd":
+            self.flush()
+            self.terms.append(self.term)
+            self.term = ""
+            self.children(el)
+            self.flush()
+            self.terms.pop()
         elif tag == "table":
             self.flush()
             self.table(el)
@@ -226,6 +259,8 @@ class _HtmlWalker:
             self.kinds.pop()
         elif tag in _LISTS or tag in _BLOCKS or tag in ("tr", "td", "th"):
             self.flush()
+            if tag == "dl":
+                self.term = ""
             self.children(el)
             self.flush()
         elif tag == "br":

@@ -121,8 +121,9 @@ def _mb(n: int) -> str:
 # their section's title ("2. Waiver. To the …") and headings set in capitals over two or three lines head their
 # sections. 10: PDFs are read with their fonts: headings are the lines set apart (larger or bold, over as many
 # lines as they wrap), code is what is set in a monospaced font, and prose whose lines end in a footnote's mark is
-# not a table.
-READER_VERSION = 10
+# not a table. 11: an HTML definition list's terms head the blocks of their definitions (as a header row heads a
+# table's rows); links between pages (rel="next", "prev", "up") and permalink marks ("¶") are chrome.
+READER_VERSION = 11
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

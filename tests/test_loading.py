@@ -115,6 +115,56 @@ def test_html_keeps_main_content_and_drops_site_chrome():
     assert blocks[6].header == "Plan | Monthly fee"  # the row knows what its cells are
 
 
+def test_html_links_between_pages_and_permalinks_are_chrome():
+    # GNU makeinfo's pages: a "header" box of next/previous/up links, and a pilcrow linking to each definition.
+    nav = ("<div class='header'><p>Next: <a href='b.html' rel='next'>Closure Example</a>, Previous: "
+           "<a href='a.html' rel='prev'>Multiple ABIs</a>, Up: <a href='u.html' rel='up'>Using libffi</a> "
+           "&nbsp; [<a href='i.html' rel='index'>Index</a>]</p></div>")
+    page = (f"<body>{nav}<h3>2.5 The Closure API</h3><p>Closures need special allocation. See "
+            "<a href='b.html' rel='next'>the example</a> for a longer program that uses them with care.</p>"
+            "<dl class='def'><dt>Function: void ffi_closure_free (void *writable)"
+            "<a href='#index-2' class='copiable-anchor'> &para;</a></dt><dd><p>Free memory.</p></dd></dl>"
+            f"{nav}</body>")
+    text, blocks, _ = formats.html(page)
+    assert "Previous" not in text and "¶" not in text
+    assert "See the example for a longer program" in text  # a link in prose is not navigation
+    assert _blocks(text, blocks)[-2:] == [
+        ("paragraph", "Function: void ffi_closure_free (void *writable)"), ("paragraph", "Free memory."),
+    ]
+
+
+def test_html_definition_terms_head_what_they_define():
+    # An option list (DocBook's variablelist) and a function's arguments (makeinfo), one inside the other's
+    # definition: each term heads the blocks of its own definition, never the text after the list, and stays a
+    # paragraph of its own (an option's term may be all that states its default).
+    page = (
+        "<body><h2>Options</h2><dl>"
+        "<dt><code>--leak-check=&lt;no|full&gt;</code> [default: summary]</dt>"
+        "<dd><p>When enabled, search for memory leaks.</p><p>Use full for details.</p><pre>valgrind --leak-check=full</pre></dd>"
+        "<dt>-q</dt><dt>--quiet</dt><dd><p>Run silently.</p></dd>"
+        "<dt>Function: ffi_prep_closure_loc</dt><dd><p>Prepare a closure. The arguments are:</p>"
+        "<dl><dt>codeloc</dt><dd><p>The executable address.</p></dd></dl><p>It returns FFI_OK.</p></dd>"
+        "</dl><p>After the list.</p></body>"
+    )
+    text, blocks, _ = formats.html(page)
+    got = [(b.kind, " ".join(text[b.start:b.end].split()), b.header) for b in blocks]
+    option = "--leak-check=<no|full> [default: summary]"
+    assert got[1:] == [
+        ("paragraph", option, ""),
+        ("paragraph", "When enabled, search for memory leaks.", option),
+        ("paragraph", "Use full for details.", option),
+        ("code", "valgrind --leak-check=full", option),
+        ("paragraph", "-q", ""), ("paragraph", "--quiet", ""),
+        ("paragraph", "Run silently.", "-q, --quiet"),
+        ("paragraph", "Function: ffi_prep_closure_loc", ""),
+        ("paragraph", "Prepare a closure. The arguments are:", "Function: ffi_prep_closure_loc"),
+        ("paragraph", "codeloc", ""),
+        ("paragraph", "The executable address.", "codeloc"),
+        ("paragraph", "It returns FFI_OK.", "Function: ffi_prep_closure_loc"),
+        ("paragraph", "After the list.", ""),
+    ]
+
+
 def test_a_table_holding_a_paragraph_of_sentences_is_layout_and_its_cells_are_prose():
     # DocBook's notes: an icon cell and a title cell, then the note's paragraph (Debian Reference, zh-CN).
     note = ("<table summary='Note'><tr><td rowspan='2'><img alt='[注意]' src='note.png'/></td><th>注意</th></tr>"
