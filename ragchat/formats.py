@@ -162,7 +162,7 @@ def _is_chrome(el) -> bool:
         return True
     if re.search(r"display\s*:\s*none", el.get("style") or ""):
         return True
-    if tag == "a" and _norm(el.text_content()) in _PERMALINK_MARKS and (el.get("href") or "").startswith("#"):
+    if tag == "a" and (el.get("href") or "").startswith("#") and _norm(el.text_content()) in _PERMALINK_MARKS:
         return True
     names = {t for t in _NAME_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()) if t}
     density, links, size = _link_density(el) if tag not in ("a", "span", "code") else (0.0, 0, 0)
@@ -214,14 +214,18 @@ class _HtmlWalker:
         self.terms: list[str] = []
         self.term = ""  # the term(s) just read, waiting for their definition
 
+    @property
+    def header(self) -> str:
+        """The term of the innermost definition being walked, which heads its blocks ("" outside definitions)."""
+        return self.terms[-1] if self.terms else ""
+
     def flush(self) -> None:
         raw = "".join(self.buffer)
         self.buffer = []
         kind = self.kinds[-1]
-        header = self.terms[-1] if self.terms else ""
         # Two line breaks in a row end a paragraph on a page written without <p> ("…voting rights.<br><br>We meet…").
         for part in _BREAKS.split(raw):
-            self.out.add(kind, _norm(part.replace(_BR, " ")), header=header, tight=kind == "item")
+            self.out.add(kind, _norm(part.replace(_BR, " ")), header=self.header, tight=kind == "item")
 
     def walk(self, el) -> None:
         tag = _tag(el)
@@ -233,7 +237,7 @@ class _HtmlWalker:
             self.out.add("heading", _norm(el.text_content()), level=int(tag[1]))
         elif tag == "pre":
             self.flush()
-            self.out.add("code", el.text_content().strip("\n").rstrip(), header=self.terms[-1] if self.terms else "")
+            self.out.add("code", el.text_content().strip("\n").rstrip(), header=self.header)
         elif tag == "dt":
             self.flush()
             term = _norm(el.text_content())
