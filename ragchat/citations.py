@@ -15,7 +15,7 @@ from typing import Sequence
 
 from .language import CJK_CHARS, Language, get as get_language
 from .sentences import sentence_spans
-from .types import Citation, Evidence
+from .types import Citation, Evidence, unit_words
 
 _N = r"[1-9]\d{0,3}"
 MARKER = re.compile(rf"\[({_N})\]")
@@ -226,7 +226,8 @@ def in_clause(words: str, unit: Evidence) -> str:
     words cuts what qualifies them ("1960s" of "In the early 1960s, relations hit rock bottom", "six" of "…
     new trade offices in six regions of Russia"). Words the unit holds only with a word more between two of
     them are shown as the unit has them (`_in_order`); words it does not hold are kept as written.
-    A line of code is its own clause."""
+    A line of code is its own clause. Words only the unit's header holds (a definition's term) are shown as
+    the header has them, with the punctuation it writes before them ("--max-stackframe")."""
     flat = _plain(" ".join(words.split()))
     lines = unit.text.split("\n") if unit.kind == "code" else [unit.words()]  # an HTML row: its words
     flat_lines = [" ".join(line.split()) for line in lines]
@@ -238,14 +239,29 @@ def in_clause(words: str, unit: Evidence) -> str:
         span = _in_order(flat, line)
         if span is not None:
             return _clause(line, *span)
+    if unit.header_quote and unit.kind != "row" and flat:
+        header = " ".join(unit_words(unit.header_quote, unit.kind).split())
+        at = _plain(header).find(flat)
+        if at >= 0:
+            glued = _GLUED.search(header, 0, at)
+            return header[glued.start() if glued else at : at + len(flat)]
     return words
+
+
+# Punctuation written onto a word's start ("--max", "$25", "`os"), after a space or at the start of a line.
+_GLUED = re.compile(r"(?:^|(?<=\s))[^\w\s]+$")
 
 
 def _clause(line: str, at: int, end: int) -> str:
     ends = list(_CLAUSE_END.finditer(line))
     start = max([m.end() for m in ends if m.end() <= at], default=0)
     stop = min([m.start() for m in ends if m.start() >= end], default=len(line))
-    return line[start:stop].strip()
+    clause = line[start:stop].strip()
+    # A clause cut inside brackets does not keep the closing half it got ("…whether char is signed.)").
+    for opening, closing in ("()", "[]"):
+        while clause.endswith(closing) and clause.count(closing) > clause.count(opening):
+            clause = clause[:-1].rstrip()
+    return clause
 
 
 def attribute(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> str:
@@ -280,6 +296,7 @@ def verify(text: str, evidence: Sequence[Evidence], language: Language | None = 
     by_n = {e.n: e for e in evidence}
     renumber: dict[int, int] = {}
     states: dict[int, str] = {}
+    in_header: dict[int, bool] = {}  # every sentence citing the unit says what its header says, not the unit
     parts: list[str] = []
     unverified: list[str] = []
     verified_count = 0
@@ -298,23 +315,29 @@ def verify(text: str, evidence: Sequence[Evidence], language: Language | None = 
         for n in cited:
             renumber.setdefault(n, len(renumber) + 1)
             states[n] = max(states.get(n, NOT_FOUND), state, key=_RANK.__getitem__)
+            in_header[n] = in_header.get(n, True) and state != NOT_FOUND and _said_by_header(body, by_n[n], language)
         tags = "".join(f"[{renumber[n]}]" for n in cited)
         parts.append(f"{body} {tags}" if tags else body)
-    citations = tuple(
-        Citation(
-            n=renumber[n],
-            chunk_id=by_n[n].chunk.id,
-            source=by_n[n].source,
-            start=by_n[n].start,
-            end=by_n[n].end,
-            quote=by_n[n].text,
-            score=round(by_n[n].score, 6),
-            verified=states[n] == FOUND,
-            support=states[n],
-        )
-        for n in renumber
-    )
+    citations = tuple(_citation(by_n[n], renumber[n], states[n], in_header[n]) for n in renumber)
     return Verified(" ".join(parts), citations, tuple(unverified), verified_count)
+
+
+def _said_by_header(sentence: str, unit: Evidence, language: Language) -> bool:
+    """Whether the sentence's words are the unit's header's and not the unit's own ("summary" of an option
+    whose term reads "--leak-check=<no|summary|yes|full> [default: summary]", cited at its definition)."""
+    if not unit.header_quote:
+        return False
+    return support(sentence, unit.words(), language) == NOT_FOUND \
+        and support(sentence, unit_words(unit.header_quote, unit.kind), language) != NOT_FOUND
+
+
+def _citation(unit: Evidence, n: int, state: str, by_header: bool) -> Citation:
+    """A citation of the unit; of its header, when that is where the words it backs stand: a reader opening
+    the citation must see them."""
+    start, end, quote = (unit.header_start, unit.header_start + len(unit.header_quote), unit.header_quote) \
+        if by_header else (unit.start, unit.end, unit.text)
+    return Citation(n=n, chunk_id=unit.chunk.id, source=unit.source, start=start, end=end,
+                    quote=quote, score=round(unit.score, 6), verified=state == FOUND, support=state)
 
 
 def join_parts(parts: Sequence[tuple[str, Verified | None]], not_found: str) -> Verified:

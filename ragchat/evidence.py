@@ -9,6 +9,7 @@ splitting) comes from the document's Language; thresholds come from the index's 
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from .citations import numbers
 from .language import get as get_language
 from .store import Store
-from .types import Evidence, Hit
+from .types import Document, Evidence, Hit, unit_words
 
 # Weights of the unit score; chosen on the dev suite (docs/BENCHMARKS.md, "Evidence selection").
 LEXICAL_WEIGHT = 0.3
@@ -42,6 +43,8 @@ class Candidate:
     context: float  # cosine between question and the unit with its neighbours
     overlap: float  # share of the question's terms found in the unit, each weighted by its rarity (idf)
     typed: bool  # holds what the question asks for (Language.question_kind)
+    header_start: int = -1  # where the header stands in the document (Evidence.header_start), -1: nowhere
+    header_quote: str = ""
 
     @property
     def score(self) -> float:
@@ -55,7 +58,8 @@ class Candidate:
     def evidence(self, n: int) -> Evidence:
         chunk = self.hit.chunk
         return Evidence(n=n, chunk=chunk, source=chunk.source, start=self.start, end=self.end, text=self.text,
-                        score=self.score, kind=self.kind, header=self.header, heading=chunk.heading)
+                        score=self.score, kind=self.kind, header=self.header, heading=chunk.heading,
+                        header_start=self.header_start, header_quote=self.header_quote)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
     total = sum(weights.values()) or 1.0
     query = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)
     seen: set[str] = set()
+    block_starts: dict[str, list[int]] = {}
     out: list[Candidate] = []
     for hit in hits:
         chunk = hit.chunk
@@ -146,14 +151,39 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
         for i in fresh:
             start, end = chunk.sentences[i]
             header = chunk.headers[i] if i < len(chunk.headers) else ""
+            where = None
+            if header and document:
+                if chunk.source not in block_starts:
+                    block_starts[chunk.source] = [b.start for b in document.blocks]
+                where = _header_block(document, block_starts[chunk.source], start, header)
             out.append(
                 Candidate(
                     hit, start, end, texts[i], chunk.kind_of(i), header, float(sims[i]), float(contexts[i]),
                     float(overlaps[i]), language.has_kind(f"{header} {texts[i]}", kind_asked, question),
+                    *(where or ()),
                 )
             )
     out.sort(key=lambda c: -c.score)
     return out
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _header_block(document: Document, starts: Sequence[int], start: int, header: str) -> tuple[int, str] | None:
+    """Where the header of the unit at `start` stands in the document, and its text: the nearest block before
+    the unit's, past the blocks under the same header, whose words are all the header's (a definition's term,
+    a table's header row). None when there is none. `starts`: the blocks' starts."""
+    blocks = document.blocks
+    at = bisect.bisect_right(starts, start) - 1
+    held = set(_TOKEN.findall(header.lower()))
+    for b in reversed(blocks[: max(at, 0)]):
+        if b.header == header:
+            continue
+        text = document.text[b.start : b.end]
+        words = set(_TOKEN.findall(unit_words(text, b.kind).lower()))
+        return (b.start, text) if words and words <= held else None
+    return None
 
 
 def _surroundings(candidate: Candidate, store: Store) -> str:

@@ -322,6 +322,8 @@ class QA:
         """Whether the passage an answer cites states it, as the answer to this question, read by the generator."""
         # Citations are made from these units: the passage is theirs as the model read them.
         by_span = {(e.source, e.start, e.end): e for e in units}
+        by_span.update({(e.source, e.header_start, e.header_start + len(e.header_quote)): e
+                        for e in units if e.header_quote})  # a citation of the unit's header (citations._citation)
         passage = " ".join(by_span[(c.source, c.start, c.end)].readable() for c in checked.citations)
         yield Stage("checking", "Reading the answer against its passage once more")
         clock = time.perf_counter()

@@ -22,7 +22,7 @@ def markup_free(text: str) -> str:
     return " ".join(html.unescape(_MARKUP.sub(" ", text)).split())
 
 
-def _words(text: str, kind: str) -> str:
+def unit_words(text: str, kind: str) -> str:
     """A unit's words: markup only goes when there is a closing tag (real HTML) and the unit is not code."""
     return markup_free(text) if kind != "code" and "</" in text else text
 
@@ -87,7 +87,7 @@ class Chunk:
 
     def embed_texts(self) -> list[str]:
         """What each unit is embedded as: a table row together with its header row."""
-        texts = [_words(t, self.kind_of(i)) for i, t in enumerate(self.sentence_texts())]
+        texts = [unit_words(t, self.kind_of(i)) for i, t in enumerate(self.sentence_texts())]
         return [f"{h}\n{t}" if h else t for t, h in zip(texts, self.headers)] if self.headers else texts
 
 
@@ -116,12 +116,16 @@ class Evidence:
     text: str  # == document text[start:end]
     score: float
     kind: str = "sentence"  # the unit kind (see Chunk.kinds)
-    header: str = ""  # a table row's header row
+    header: str = ""  # a table row's header row, a definition's term
     heading: str = ""  # the chunk's heading path
+    # Where the header stands in the document, when it is a block of its own there (a definition's term, a
+    # table's header row): what is cited when an answer's words are the header's, not the unit's.
+    header_start: int = -1
+    header_quote: str = ""  # == document text[header_start:header_start + len(header_quote)]
 
     def words(self) -> str:
         """The unit's text, or an HTML row's words without its tags."""
-        return _words(self.text, self.kind)
+        return unit_words(self.text, self.kind)
 
     @property
     def section(self) -> str:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 from ragchat import Chunk, Evidence
 from ragchat.citations import attribute, compose_extractive, in_clause, markers, render_evidence, supported, verify
@@ -111,6 +113,28 @@ def test_words_are_shown_with_the_clause_they_stand_in():
     row = Evidence(1, CHUNK, "doc.md", 0, 90, "<tr>\n  <td><kbd>Ctrl</kbd>+<kbd>K</kbd></td>\n  <td>Delete to the end of "
                    "line</td>\n</tr>", 0.8, kind="row", header="Keys | Description")
     assert in_clause("Delete to the end of line", row) == "Ctrl + K Delete to the end of line"  # its words, no tags
+
+
+def test_words_only_a_definitions_term_holds_are_cited_at_the_term():
+    # An option's default is stated by its term, above the definition the answer was found under: a reader
+    # opening the citation must see the words, so the term is cited, and shown as it is written.
+    term = "--max-stackframe=<number> [default: 2000000]"
+    unit = Evidence(1, CHUNK, "doc.html", 60, 120, "You may need this option if your program has large arrays.", 0.8,
+                    header=term, header_start=10, header_quote=term)
+    assert in_clause("max-stackframe", unit) == "--max-stackframe"  # the dashes the model skipped
+    checked = verify(attribute("max-stackframe", [unit]), [unit])
+    assert checked.answer == "--max-stackframe [1]"
+    cited = checked.citations[0]
+    assert (cited.start, cited.end, cited.quote, cited.verified) == (10, 10 + len(term), term, True)
+    own = verify(attribute("large arrays", [unit]), [unit]).citations[0]  # the definition's own words
+    assert (own.start, own.quote) == (60, unit.text)
+    assert verify("2000000 [1]", [replace(unit, header_quote="", header_start=-1)]).citations[0].start == 60
+
+
+def test_a_clause_cut_inside_brackets_does_not_keep_the_closing_one():
+    unit = Evidence(1, CHUNK, "doc.txt", 0, 99, "(Note that there is no exact equivalent; ordinarily you should use "
+                    "ffi_type_schar.)", 0.8)
+    assert in_clause("ffi_type_schar", unit) == "ordinarily you should use ffi_type_schar."
 
 
 def test_a_unit_is_read_under_the_title_of_its_section():

@@ -150,6 +150,39 @@ def test_a_table_row_is_answered_with_its_header(faq):
     best = ranked[0]
     assert best.kind == "row" and "Pro" in best.text and best.header == "Plan | Monthly fee"
     assert best.evidence(1).readable() == "Plan | Monthly fee / | Pro | EUR 400 |"
+    assert best.header_quote.split("\n")[0] == "| Plan | Monthly fee |"  # where the header row stands, cited if it answers
+
+
+OPTIONS = (
+    "<html><body><main><h1>Memcheck options</h1><dl>"
+    "<dt><code>--leak-check=&lt;no|summary|full&gt;</code> [default: summary]</dt>"
+    "<dd><p>When enabled, search for memory leaks when the client program finishes.</p>"
+    "<p>If set to full, each individual leak will be shown in detail.</p></dd>"
+    "<dt><code>--max-stackframe=&lt;number&gt;</code> [default: 2000000]</dt>"
+    "<dd><p>The maximum size of a stack frame that Memcheck accepts before it assumes a switch of stacks.</p></dd>"
+    "</dl></main></body></html>"
+)
+
+
+def test_a_definition_knows_where_its_term_stands(tmp_path, embedder, store_backend):
+    from ragchat import Settings, build_index, open_retriever
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "options.html").write_text(OPTIONS, encoding="utf-8")
+    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
+    build_index(settings, embedder)
+    retriever = open_retriever(settings, embedder)
+    text = retriever.store.documents["options.html"].text
+    ranked = _ranked(retriever, "What is shown when leak checking is set to full?")
+    terms = {}
+    for c in ranked:
+        unit = c.evidence(1)
+        assert unit.header_quote == text[unit.header_start : unit.header_start + len(unit.header_quote)]
+        terms[unit.text.split()[0]] = " ".join(unit.header_quote.split())
+    # Past the other paragraph of its definition, to its own term; the next definition to the next term.
+    assert terms["If"] == terms["When"] == "--leak-check=<no|summary|full> [default: summary]"
+    assert terms["The"] == "--max-stackframe=<number> [default: 2000000]"
+    assert all(c.header_quote == "" for c in ranked if c.text.startswith("--"))  # a term heads nothing above it
 
 
 def test_calibration_probes_are_not_questions_of_the_dev_suite():

@@ -422,3 +422,28 @@ def test_extractive_declines_to_pick_between_passages_that_answer_alike(tmp_path
     assert torn.answer == notes.prompts.undecided
     clear = notes.ask("Where are ferry tickets sold?")
     assert clear.answerable and not clear.undecided and "kiosk" in clear.citations[0].quote
+
+
+def test_a_default_only_an_options_term_states_is_cited_at_the_term(tmp_path, embedder):
+    """The model copies the default from the option's term, which the definition below it was read under: the
+    citation points at the term, where a reader sees "2000000", and the second reading gets the passage."""
+    from ragchat import Settings
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "options.html").write_text(
+        "<html><body><main><h1>Memcheck options</h1><dl>"
+        "<dt><code>--leak-check=&lt;no|summary|full&gt;</code> [default: summary]</dt>"
+        "<dd><p>When enabled, search for memory leaks when the client program finishes.</p></dd>"
+        "<dt><code>--max-stackframe=&lt;number&gt;</code> [default: 2000000]</dt>"
+        "<dd><p>The maximum size of a stack frame that Memcheck accepts before it assumes a switch of stacks.</p>"
+        "</dd></dl></main></body></html>", encoding="utf-8")
+    options = load(Settings(seeds_dir=seeds, index_dir=tmp_path / "index"), embedder=embedder)
+    judge = _Judge("2000000")
+    answer = _with_generator(options, judge).ask("What is the default maximum size of a stack frame?", mode="local")
+    assert answer.answer == "2000000 [1]"
+    [cited] = answer.citations
+    assert " ".join(cited.quote.split()) == "--max-stackframe=<number> [default: 2000000]" and cited.verified
+    _assert_exact(answer, options)
+    [(words, passage)] = judge.read
+    assert words == "2000000" and "The maximum size of a stack frame" in passage
