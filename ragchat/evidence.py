@@ -177,7 +177,8 @@ def _header_block(document: Document, starts: Sequence[int], start: int, header:
     blocks = document.blocks
     at = bisect.bisect_right(starts, start) - 1
     held = set(_TOKEN.findall(header.lower()))
-    for b in reversed(blocks[: max(at, 0)]):
+    for j in range(at - 1, -1, -1):  # not a reversed slice: documents have thousands of blocks
+        b = blocks[j]
         if b.header == header:
             continue
         text = document.text[b.start : b.end]
