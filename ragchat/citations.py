@@ -196,16 +196,16 @@ def _plain(text: str) -> str:
 # Where a clause ends: a comma, semicolon or colon before a space (not "3,500"), a sentence's end (not an
 # initial's full stop: "N. Korea", "J. Smith"), CJK marks.
 _CLAUSE_END = re.compile(r"[,;:](?=\s)|(?<!\b[^\W\d_])\.(?=\s|$)|[!?](?=\s|$)|[，；：、。！？]")
-_TOKEN = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")  # a run of letters or digits: what word-by-word comparisons compare
 
 
 def _in_order(words: str, line: str) -> tuple[int, int] | None:
     """Where the line holds the words in order with at most one other word between two of them: a model
     lists "Russia, China, Venezuela" for "Russia, China and Venezuela". None when it does not."""
-    wanted = _TOKEN.findall(_plain(words))
+    wanted = WORD.findall(_plain(words))
     if len(wanted) < 2:
         return None
-    tokens = list(_TOKEN.finditer(_plain(line)))
+    tokens = list(WORD.finditer(_plain(line)))
     for first, token in enumerate(tokens):
         if token.group(0) != wanted[0]:
             continue

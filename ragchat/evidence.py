@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .citations import numbers
+from .citations import WORD, numbers
 from .language import get as get_language
 from .store import Store
 from .types import Document, Evidence, Hit, unit_words
@@ -167,22 +167,19 @@ def candidates(question: str, query_vector: np.ndarray | None, hits: Sequence[Hi
     return out
 
 
-_TOKEN = re.compile(r"[^\W_]+")
-
-
 def _header_block(document: Document, starts: Sequence[int], start: int, header: str) -> tuple[int, str] | None:
     """Where the header of the unit at `start` stands in the document, and its text: the nearest block before
     the unit's, past the blocks under the same header, whose words are all the header's (a definition's term,
     a table's header row). None when there is none. `starts`: the blocks' starts."""
     blocks = document.blocks
     at = bisect.bisect_right(starts, start) - 1
-    held = set(_TOKEN.findall(header.lower()))
+    held = set(WORD.findall(header.lower()))
     for j in range(at - 1, -1, -1):  # not a reversed slice: documents have thousands of blocks
         b = blocks[j]
         if b.header == header:
             continue
         text = document.text[b.start : b.end]
-        words = set(_TOKEN.findall(unit_words(text, b.kind).lower()))
+        words = set(WORD.findall(unit_words(text, b.kind).lower()))
         return (b.start, text) if words and words <= held else None
     return None
 
