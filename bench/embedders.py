@@ -50,7 +50,7 @@ def main() -> int:
     suite = load_suite(ROOT / "bench" / "corpora" / "suite.json")
     rows = []
     for corpus in suite.corpora:
-        store = FaissStore.load(suite.index_root / f"index-{corpus.name}")
+        store = FaissStore.load(suite.index_dir(corpus.name))
         items = select_split(corpus.items, "all")
         texts = {}
         for chunk in store.chunks.values():

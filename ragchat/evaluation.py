@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 from .errors import ConfigError
 from .retrieval import Retriever
+from .settings import Settings
 
 _SPACE = re.compile(r"\s+")
 
@@ -300,8 +301,15 @@ class SuiteCorpus:
 class Suite:
     path: Path
     root: Path  # the folder every path in the suite file is relative to
-    index_root: Path  # indexes go to index_root / f"index-{name}"
+    index_root: Path  # indexes go to index_root / f"index-{name}" (see index_dir)
     corpora: tuple[SuiteCorpus, ...]
+
+    def index_dir(self, corpus: str, embedder: str = Settings.embedder) -> Path:
+        """Where a corpus is indexed: index_root/index-<corpus> with the default embedder, and a folder per other
+        embedder (backend included) beside it, so comparing embedders never rebuilds, and loses, another's index."""
+        if embedder == Settings.embedder:
+            return self.index_root / f"index-{corpus}"
+        return self.index_root / re.sub(r"[^\w.+-]+", "-", embedder).strip("-") / f"index-{corpus}"
 
 
 def load_suite(path: Path) -> Suite:
@@ -386,7 +394,7 @@ def evaluate_suite(
     for corpus in chosen:
         started = time.perf_counter()
         items = select_split(corpus.items, split)
-        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_root / f"index-{corpus.name}")
+        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name, settings.embedder))
         say(f"[{corpus.name}] indexing {corpus.docs} into {s.index_dir} ...")
         report = build_index(s, embedder, progress=progress_factory() if progress_factory else None)
         for source, why in report.skipped:

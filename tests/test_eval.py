@@ -229,6 +229,16 @@ def test_the_suite_file_loads_with_both_splits():
     assert sum(q.split == "dev" for q in seed.items) == len(load_qa(QA_FILE))
 
 
+def test_each_embedder_indexes_the_suite_into_its_own_folder():
+    """Scoring the suite with another embedder must not rebuild (and so lose) the default embedder's indexes."""
+    suite = load_suite(SUITE)
+    default = suite.index_dir("seed")
+    assert default == suite.index_root / "index-seed" == suite.index_dir("seed", "all-MiniLM-L6-v2")
+    others = {suite.index_dir("seed", e) for e in ("all-mpnet-base-v2", "all-MiniLM-L6-v2+onnx-int8", "/m/e5 small")}
+    assert len(others) == 3 and default not in others
+    assert all(d.parent.parent == suite.index_root and d.name == "index-seed" for d in others)
+
+
 def _check_qa_module():
     import sys
 
