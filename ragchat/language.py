@@ -222,8 +222,11 @@ def get(code: str) -> Language:
                 r",?\s+(?:and|also)\s+(?=(?:what|when|who|whom|whose|where|which|why|how)\b)"
                 r"|,\s+(?:and|also)\s+(?=(?:is|are|was|were|did|does|do|can)\b)",
                 re.IGNORECASE),
+            # "When did …?" asks for a time; "When fixing a library …, what …?" sets a scene and asks
+            # something else: a question's "when" is followed by the verb it inverts.
             time_question=re.compile(
-                r"^\s*(?:when|since when|until when|in what year|what year|which year|on what date|what date)\b"
+                rf"^\s*(?:when\s+(?:\w+ly\s+)?{_EN_AUXILIARY}|since when|until when|in what year|what year|which year"
+                r"|on what date|what date)\b"
                 r"|\b(?:what year|which year|what date|since when|until when)\b", re.IGNORECASE),
             open_question=re.compile(
                 rf"^\s*(?:how (?:do|does|did|can|could|should|would|to|is|are|was|were)\b|{_EN_AUXILIARY}\b)",

@@ -219,6 +219,10 @@ def test_a_question_asks_for_a_number_or_a_time_by_its_head_not_by_the_nouns_tha
     assert en.question_kind("How do I get how many seconds the computer has been running?") is None
     assert en.question_kind("Should I size my worker pool from the number of CPUs?") is None
     assert en.question_kind("Is the population of Pyongyang given?") is None
+    assert en.question_kind("When exactly was the armistice signed?") == "time"
+    # A "when" clause that sets the scene is not what the question asks.
+    assert en.question_kind("When fixing a library in a stable release, what interfaces must never change?") is None
+    assert en.question_kind("When Kim was elected, what did he change?") is None
 
 
 def test_a_question_that_asks_whether_is_told_by_its_head_in_each_language():
