@@ -286,6 +286,23 @@ def attribute(text: str, evidence: Sequence[Evidence], language: Language | None
     return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
 
 
+def source_of(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> Evidence | None:
+    """The unit an answer's words come from when its facts do not check out ("A friendly Pyongyang plays a
+    protective buffer zone …", the unit naming the regime but not the city): the one holding at least
+    WORDS_SHARED of the answer's terms and more of them than any other unit. None when none does, or two do
+    alike: then the words say nothing about where the model read its answer."""
+    language = language or get_language("en")
+    said, *held = language.terms([_fold(without_markers(text))] + [_fold(e.readable()) for e in evidence])
+    terms = set(said)
+    if not terms or not evidence:
+        return None
+    shares = sorted(((len(terms.intersection(h)) / len(terms), i) for i, h in enumerate(held)), reverse=True)
+    best, i = shares[0]
+    if best < WORDS_SHARED or (len(shares) > 1 and shares[1][0] == best):
+        return None
+    return evidence[i]
+
+
 def verify(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> Verified:
     """Check generated text against the evidence it cites and build the citations.
 

@@ -15,7 +15,8 @@ import typing
 from typing import Collection, Iterator, Mapping, Sequence
 
 from . import evidence as evidence_mod
-from .citations import Verified, attribute, compose_extractive, join_parts, markers, verify, without_markers
+from .citations import (Verified, attribute, compose_extractive, join_parts, markers, source_of, verify,
+                        without_markers)
 from .embedding import Embedder, load_embedder
 from .errors import ModelError, QuestionError, QuestionTooLongError, RagError
 from .generation import (Declined, Draft, Extractive, Generator, GeneratorEvent, Turn, local_available,
@@ -308,6 +309,18 @@ class QA:
             # The model's words did not check out, but it did say which units answer: quote those.
             fallback = [replace(e, n=i) for i, e in enumerate(picked, start=1)]
             return _Part(question, verify(compose_extractive(fallback), fallback, language))
+        source = source_of(generated.text, chosen, language) if generated.failure is None else None
+        if source is not None:
+            # Nor did it cite, but its words are one unit's, with a name or number of the question's put in
+            # ("A friendly Pyongyang plays …" from "a friendly regime … plays …"): that unit is where it read its
+            # answer. Quoted, and read once more against the question like any answer, since nothing in the
+            # model's own words checked out (docs/BENCHMARKS.md, "The unit a model's unchecked words come from").
+            unit = [replace(source, n=1)]
+            checked = verify(compose_extractive(unit), unit, language)
+            if not generator.judges:
+                return _Part(question, checked)
+            confirmed = yield from self._second_reading(question, checked, unit, generator, timings)
+            return _Part(question, checked if confirmed else None)
         # Nothing the model wrote survived verification: give the evidence itself, if the rules can tell which.
         # (Measured against declining instead, on the dev suite: this quoted the right unit for 4 answerable
         # questions and a wrong one for 2 unanswerable ones; BENCHMARKS.md, "Local mode: rules screen first".)

@@ -242,3 +242,18 @@ def test_words_in_a_script_the_evidence_never_uses_are_not_supported():
     assert not supported("within the Source form or文档, if provided", clause)
     assert supported("within the Source form or documentation", clause)
     assert supported("Kim Jong-un 的特使", "金正恩的特使 Kim Jong-un 访问了俄罗斯")  # both scripts are the evidence's
+
+
+def test_the_unit_unchecked_words_come_from_is_the_one_holding_most_of_them():
+    from ragchat.citations import source_of
+
+    regime = Evidence(1, CHUNK, "doc.txt", 0, 90, "A friendly regime forms a protective buffer zone towards South Korea, "
+                      "where the US army is.", 0.8)
+    visit = EVIDENCE[0]
+    said = "A friendly Pyongyang forms a protective buffer zone towards South Korea."
+    assert source_of(said, [visit, regime]) is regime
+    # Words shared by no unit, or by two alike, say nothing about where the model read its answer.
+    assert source_of("Photosynthesis needs sunlight and water.", [visit, regime]) is None
+    twin = replace(regime, n=3, start=100, end=190)
+    assert source_of(said, [regime, twin]) is None
+    assert source_of("", [regime]) is None and source_of(said, []) is None

@@ -347,6 +347,33 @@ def test_words_that_fail_the_check_fall_back_to_the_unit_the_model_picked(qa):
     _assert_exact(answer, qa)
 
 
+class _Reading(_WordsOnly):
+    def __init__(self, reply: str, confirm: bool) -> None:
+        super().__init__(reply)
+        self.confirm, self.asked = confirm, []
+
+    def confirms(self, question, answer, passage):
+        self.asked.append(passage)
+        return self.confirm
+
+
+def test_unchecked_words_that_are_one_units_are_answered_by_that_unit_read_once_more(qa):
+    # The bundled model's words for this held-out question: the unit's own, with the question's "Pyongyang" put
+    # in where the passage says "a friendly regime", so the name does not check out and no marker says where.
+    said = "A friendly Pyongyang plays a protective buffer zone towards South Korea, where the US army is located."
+    question = "What role does a friendly Pyongyang play for Moscow and Beijing with respect to Seoul and the US troops?"
+    reader = _Reading(said, confirm=True)
+    *deltas, answer = _with_generator(qa, reader).ask_stream(question, mode="local")
+    assert answer.answerable and "kind of protective buffer zone towards South Korea" in answer.answer
+    assert "Pyongyang" not in "".join(deltas) and answer.answer.endswith("[1]")
+    [citation] = answer.citations
+    assert citation.verified and reader.asked and citation.quote.split()[-1] in reader.asked[0]
+    _assert_exact(answer, qa)
+
+    turned_down = _with_generator(qa, _Reading(said, confirm=False)).ask(question, mode="local")
+    assert not turned_down.answerable and not turned_down.citations
+
+
 def test_a_question_of_two_parts_answers_each_or_says_it_is_not_there(qa):
     events = list(qa.events("Who greeted Shoigu at the airport in Pyongyang, and what is the capital of France?",
                             mode="extractive"))
