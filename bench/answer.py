@@ -61,6 +61,7 @@ def main() -> None:
             request = {"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
                                     {"role": "user", "content": user}],
                        "max_tokens": settings.max_answer_tokens, "temperature": 0, "stream": False, "cache_prompt": True,
+                       "id_slot": 0,
                        "grammar": SHORT_ANSWER_GRAMMAR}
             result = generator._server.handle_chat_completions(request)
             raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))

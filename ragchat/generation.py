@@ -341,6 +341,15 @@ class LocalGenerator(ChatGenerator):
 
     mode = "local"
     copies = True
+    # llama.cpp slots, each holding the KV cache of its own system prompt: answers in one, second readings and
+    # rewrites in the other. Sharing one, every question would process each system prompt again (~70 tokens,
+    # about 2 s here).
+    SLOTS = 2
+    # No host-memory prompt cache (llama.cpp keeps up to 8 GiB of earlier prompts' states by default): a state
+    # restored from it is computed in other batches than a fresh prompt, and its logits differ enough to change
+    # a greedy answer, so the same question got another answer after other questions (docs/BENCHMARKS.md, "The
+    # same question, the same answer").
+    PROMPT_CACHE_MIB = 0
 
     def __init__(self, prompts: Prompts, settings: Settings, model_path: Path) -> None:
         super().__init__(prompts, settings.max_answer_tokens)
@@ -350,8 +359,10 @@ class LocalGenerator(ChatGenerator):
             raise ModelError("the local runtime is not installed: run `make run` (or pip install xllamacpp)") from None
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
-        params.n_ctx = settings.llm_context
-        params.n_parallel = 1
+        params.n_ctx = settings.llm_context * self.SLOTS
+        params.n_parallel = self.SLOTS
+        params.cache_ram_mib = self.PROMPT_CACHE_MIB
+        params.cache_idle_slots = self.PROMPT_CACHE_MIB > 0
         params.cpuparams.n_threads = settings.llm_threads
         params.cpuparams_batch.n_threads = settings.llm_threads
         # xllamacpp always starts llama.cpp's HTTP server (no hostnames segfaults; port -1 fails), and we only call
@@ -391,16 +402,21 @@ class LocalGenerator(ChatGenerator):
         model always copies something, where its own words would have shown it was unsure (every answer under
         the grammar, dev suite: 3 fewer right and 4 more wrong than this as a second answer; docs/BENCHMARKS.md,
         "Copied answers")."""
-        return self._short_answer(question, evidence, copy_grammar([e.readable() for e in units]))
+        return self._short_answer(question, evidence, copy_grammar([e.readable() for e in units]), again=True)
 
-    def _short_answer(self, question: str, evidence: Sequence[Evidence], grammar: str) -> Iterator[GeneratorEvent]:
+    def _short_answer(self, question: str, evidence: Sequence[Evidence], grammar: str, again: bool = False
+                      ) -> Iterator[GeneratorEvent]:
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
-        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, grammar), "answer"))
+        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, grammar, again), "answer"))
 
-    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
-        """Text deltas of the reply; with a GBNF grammar, the reply is constrained to it."""
+    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None, again: bool = False
+              ) -> Iterator[str]:
+        """Text deltas of the reply; with a GBNF grammar, the reply is constrained to it. `again`: the prompt of
+        the last request, asked once more, whose cache is reused whole."""
+        answers = messages[0]["content"] in (self.prompts.short_answer_system, self.prompts.answer_system)
+        slot = 0 if answers else min(1, self.SLOTS - 1)
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                   "cache_prompt": True}
+                   "cache_prompt": True, "id_slot": slot}
         if grammar is not None:
             request["grammar"] = grammar
         pieces: queue.Queue = queue.Queue()
@@ -415,6 +431,8 @@ class LocalGenerator(ChatGenerator):
             try:
                 with self._lock:
                     if not stop.is_set():  # given up while waiting for the lock
+                        if not again:
+                            self._cut_back(slot, messages[0])
                         self._server.handle_chat_completions(request, receive)
             except Exception as e:
                 pieces.put(ModelError(f"the local model failed: {e}"))
@@ -426,6 +444,19 @@ class LocalGenerator(ChatGenerator):
             yield from self._deltas(pieces, done)
         finally:  # finished, failed, or closed by a reader who stopped listening
             stop.set()
+
+    def _cut_back(self, slot: int, first: dict) -> None:
+        """Leave in the slot's cache only what every prompt of its kind starts with: its system prompt (or the
+        chat template's own, for a prompt without one). llama.cpp reuses the longest prefix a new prompt shares
+        with the cached one, and computes the rest in batches that start there; a prompt whose evidence happened
+        to start like the last question's was computed from another point, and could be answered otherwise.
+        Cut back first, every prompt is computed from the same point, whatever was asked before. Only the
+        template's few tokens between the system prompt and the question are processed again."""
+        head = [{"role": "system", "content": first["content"]}] if first["role"] == "system" else \
+            [{"role": first["role"], "content": ""}]
+        self._server.handle_chat_completions(
+            {"messages": head, "max_tokens": 1, "temperature": 0, "stream": False, "cache_prompt": True,
+             "id_slot": slot}, lambda _: False)
 
     def _deltas(self, pieces: queue.Queue, done: object) -> Iterator[str]:
         while (item := pieces.get()) is not done:

@@ -122,6 +122,25 @@ def test_local_generator_streams_a_short_answer_in_process(smollm2):
     assert raw.startswith('{"answer": "')  # compact: no whitespace tokens spent before the answer
 
 
+def test_a_question_is_answered_alike_whatever_was_asked_before(smollm2):
+    """Each slot is cut back to its system prompt before a new prompt, so a prompt is computed from the same
+    point after any other: the same tokens processed, the same answer (a state restored from llama.cpp's
+    host-memory cache once changed greedy answers; docs/BENCHMARKS.md, "The same question, the same answer")."""
+    settings = Settings(llm_path=smollm2, max_answer_tokens=24, llm_context=1024)
+    generator = make_generator("local", settings, Prompts.load())
+
+    def ask(question, evidence):
+        text = "".join(e.text for e in generator.answer(question, evidence) if isinstance(e, Draft))
+        return text, generator.last_timings.get("prompt_n")
+
+    first = ask("When did Shoigu visit North Korea?", EVIDENCE)
+    assert ask("When did Shoigu visit North Korea?", EVIDENCE) == first  # asked again at once
+    ask("When did Shoigu visit North Korea for the first time?", EVIDENCE)  # shares all but the question's end
+    generator.confirms("Who greeted him?", "Kang", "Kang greeted him.")
+    assert ask("When did Shoigu visit North Korea?", EVIDENCE) == first
+    assert first[1] > 20  # everything after the system prompt was processed, not a cached prompt's last token
+
+
 def test_the_copy_grammar_lets_an_answer_start_at_any_word_and_stop_before_punctuation():
     from ragchat.generation import copy_grammar
 
