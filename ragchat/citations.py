@@ -98,13 +98,17 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
         return NOT_FOUND
     if not stated and not words:
         return NOTHING
+    return NOT_FOUND if _unheld(plain, evidence_text, language) else FOUND
+
+
+def _unheld(sentence: str, evidence_text: str, language: Language) -> list[str]:
+    """The numbers (compared as values), months and names of a sentence that the evidence does not hold."""
+    stated = numbers(sentence)
     values = _number_values(evidence_text, language)
-    if any(_value(n) not in values for n in stated):
-        return NOT_FOUND
-    for word in words:
-        if not re.search(rf"(?<!\w){re.escape(_fold(word))}(?!\w)", haystack):
-            return NOT_FOUND
-    return FOUND
+    haystack = _fold(evidence_text)
+    return [n for n in stated if _value(n) not in values] + [
+        w for w in required_facts(sentence, language)
+        if w not in stated and not re.search(rf"(?<!\w){re.escape(_fold(w))}(?!\w)", haystack)]
 
 
 # Share of a sentence's terms (stemmed words without stop words; CJK characters and bigrams) that its evidence
@@ -286,11 +290,13 @@ def attribute(text: str, evidence: Sequence[Evidence], language: Language | None
     return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
 
 
-def source_of(text: str, evidence: Sequence[Evidence], language: Language | None = None) -> Evidence | None:
-    """The unit an answer's words come from when its facts do not check out ("A friendly Pyongyang plays a
-    protective buffer zone …", the unit naming the regime but not the city): the one holding at least
-    WORDS_SHARED of the answer's terms and more of them than any other unit. None when none does, or two do
-    alike: then the words say nothing about where the model read its answer."""
+def source_of(text: str, evidence: Sequence[Evidence], question: str, language: Language | None = None
+              ) -> Evidence | None:
+    """The unit an answer's words come from when they do not check out ("A friendly Pyongyang plays a protective
+    buffer zone …", the unit naming the regime but not the city): the one holding at least WORDS_SHARED of the
+    answer's terms and more of them than any other unit, and every number and name of the answer but those the
+    question states. None when none does, or two do alike (the words say nothing about where the model read
+    its answer), or the answer names what neither unit nor question does ("General Ivanov": made up)."""
     language = language or get_language("en")
     said, *held = language.terms([_fold(without_markers(text))] + [_fold(e.readable()) for e in evidence])
     terms = set(said)
@@ -300,6 +306,10 @@ def source_of(text: str, evidence: Sequence[Evidence], language: Language | None
     best, i = shares[0]
     if best < WORDS_SHARED or (len(shares) > 1 and shares[1][0] == best):
         return None
+    asked, values = _fold(question), _number_values(question, language)
+    for fact in _unheld(without_markers(text), evidence[i].readable(), language):
+        if _value(fact) not in values and not re.search(rf"(?<!\w){re.escape(_fold(fact))}(?!\w)", asked):
+            return None
     return evidence[i]
 
 

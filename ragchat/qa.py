@@ -309,7 +309,7 @@ class QA:
             # The model's words did not check out, but it did say which units answer: quote those.
             fallback = [replace(e, n=i) for i, e in enumerate(picked, start=1)]
             return _Part(question, verify(compose_extractive(fallback), fallback, language))
-        source = source_of(generated.text, chosen, language) if generated.failure is None else None
+        source = source_of(generated.text, chosen, question, language) if generated.failure is None else None
         if source is not None:
             # Nor did it cite, but its words are one unit's, with a name or number of the question's put in
             # ("A friendly Pyongyang plays …" from "a friendly regime … plays …"): that unit is where it read its

@@ -251,9 +251,13 @@ def test_the_unit_unchecked_words_come_from_is_the_one_holding_most_of_them():
                       "where the US army is.", 0.8)
     visit = EVIDENCE[0]
     said = "A friendly Pyongyang forms a protective buffer zone towards South Korea."
-    assert source_of(said, [visit, regime]) is regime
+    question = "What does a friendly Pyongyang form towards South Korea?"
+    assert source_of(said, [visit, regime], question) is regime
+    # A name neither the unit nor the question holds is made up: the words were not read there.
+    assert source_of(said, [visit, regime], "What does a friendly regime form?") is None
+    assert source_of("A friendly General Ivanov forms a protective buffer zone.", [visit, regime], question) is None
     # Words shared by no unit, or by two alike, say nothing about where the model read its answer.
-    assert source_of("Photosynthesis needs sunlight and water.", [visit, regime]) is None
+    assert source_of("Photosynthesis needs sunlight and water.", [visit, regime], question) is None
     twin = replace(regime, n=3, start=100, end=190)
-    assert source_of(said, [regime, twin]) is None
-    assert source_of("", [regime]) is None and source_of(said, []) is None
+    assert source_of(said, [regime, twin], question) is None
+    assert source_of("", [regime], question) is None and source_of(said, [], question) is None
