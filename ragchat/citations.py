@@ -81,7 +81,7 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
     language = language or get_language("en")
     plain = without_markers(sentence).strip(" .")
     folded, haystack = _fold(plain), _fold(evidence_text)
-    if folded and re.search(rf"(?<!\w){re.escape(folded)}(?!\w)", haystack):
+    if folded and _holds(haystack, folded):
         return FOUND
     for quote in _QUOTED.findall(plain):
         if _fold(quote) not in haystack:
@@ -107,8 +107,12 @@ def _unheld(sentence: str, evidence_text: str, language: Language) -> list[str]:
     values = _number_values(evidence_text, language)
     haystack = _fold(evidence_text)
     return [n for n in stated if _value(n) not in values] + [
-        w for w in required_facts(sentence, language)
-        if w not in stated and not re.search(rf"(?<!\w){re.escape(_fold(w))}(?!\w)", haystack)]
+        w for w in required_facts(sentence, language) if w not in stated and not _holds(haystack, w)]
+
+
+def _holds(folded: str, words: str) -> bool:
+    """Whether a folded text holds the words, on word boundaries ("Putin" is not in "Rasputin")."""
+    return re.search(rf"(?<!\w){re.escape(_fold(words))}(?!\w)", folded) is not None
 
 
 # Share of a sentence's terms (stemmed words without stop words; CJK characters and bigrams) that its evidence
@@ -298,7 +302,8 @@ def source_of(text: str, evidence: Sequence[Evidence], question: str, language: 
     question states. None when none does, or two do alike (the words say nothing about where the model read
     its answer), or the answer names what neither unit nor question does ("General Ivanov": made up)."""
     language = language or get_language("en")
-    said, *held = language.terms([_fold(without_markers(text))] + [_fold(e.readable()) for e in evidence])
+    text = without_markers(text)
+    said, *held = language.terms([_fold(text)] + [_fold(e.readable()) for e in evidence])
     terms = set(said)
     if not terms or not evidence:
         return None
@@ -307,8 +312,8 @@ def source_of(text: str, evidence: Sequence[Evidence], question: str, language: 
     if best < WORDS_SHARED or (len(shares) > 1 and shares[1][0] == best):
         return None
     asked, values = _fold(question), _number_values(question, language)
-    for fact in _unheld(without_markers(text), evidence[i].readable(), language):
-        if _value(fact) not in values and not re.search(rf"(?<!\w){re.escape(_fold(fact))}(?!\w)", asked):
+    for fact in _unheld(text, evidence[i].readable(), language):
+        if _value(fact) not in values and not _holds(asked, fact):
             return None
     return evidence[i]
 

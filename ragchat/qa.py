@@ -300,8 +300,6 @@ class QA:
             # out, the name is there. Asked once more, question, answer and passage side by side, the bundled
             # model turned down 6 of 8 such answers on the dev suite and 3 of 117 right ones
             # (docs/BENCHMARKS.md, "A second reading").
-            if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
-                return _Part(question, checked)
             confirmed = yield from self._second_reading(question, checked, chosen, generator, timings)
             return _Part(question, checked if confirmed else None)
         picked = [chosen[n - 1] for n in dict.fromkeys(markers(generated.text)) if 1 <= n <= len(chosen)]
@@ -314,11 +312,9 @@ class QA:
             # Nor did it cite, but its words are one unit's, with a name or number of the question's put in
             # ("A friendly Pyongyang plays …" from "a friendly regime … plays …"): that unit is where it read its
             # answer. Quoted, and read once more against the question like any answer, since nothing in the
-            # model's own words checked out (docs/BENCHMARKS.md, "The unit a model's unchecked words come from").
+            # model's own words checked out (docs/BENCHMARKS.md, "Words of one unit, and "When …," clauses").
             unit = [replace(source, n=1)]
             checked = verify(compose_extractive(unit), unit, language)
-            if not generator.judges:
-                return _Part(question, checked)
             confirmed = yield from self._second_reading(question, checked, unit, generator, timings)
             return _Part(question, checked if confirmed else None)
         # Nothing the model wrote survived verification: give the evidence itself, if the rules can tell which.
@@ -333,6 +329,8 @@ class QA:
     def _second_reading(self, question: str, checked: Verified, units: Sequence[Evidence], generator: Generator,
                         timings: dict[str, float]) -> typing.Generator[Event, None, bool]:
         """Whether the passage an answer cites states it, as the answer to this question, read by the generator."""
+        if not generator.judges:  # a generator that cannot read has nothing to add (its confirms says yes)
+            return True
         # Citations are made from these units: the passage is theirs as the model read them.
         by_span = {(e.source, e.start, e.end): e for e in units}
         by_span.update({(e.source, e.header_start, e.header_start + len(e.header_quote)): e
