@@ -90,24 +90,29 @@ def support(sentence: str, evidence_text: str, language: Language | None = None)
         return NOT_FOUND
     if _scripts(plain) - _scripts(evidence_text):
         return NOT_FOUND  # "…in the Source form or文档": the model slipped into a script its evidence never uses
-    stated = numbers(plain)
-    words = [w for w in required_facts(plain, language) if w not in stated]
+    stated, words = _facts(plain, language)
     # Facts or not, the sentence must speak of what its evidence does: one stitched from two passages ("when
     # reuseAddr is true, UDP packets may be sent to a broadcast address") names only what one of them holds.
     if _shared_terms(plain, evidence_text, language) < WORDS_SHARED:
         return NOT_FOUND
     if not stated and not words:
         return NOTHING
-    return NOT_FOUND if _unheld(plain, evidence_text, language) else FOUND
+    unheld_numbers, unheld_words = _unheld(stated, words, evidence_text, language)
+    return NOT_FOUND if unheld_numbers or unheld_words else FOUND
 
 
-def _unheld(sentence: str, evidence_text: str, language: Language) -> list[str]:
-    """The numbers (compared as values), months and names of a sentence that the evidence does not hold."""
+def _facts(sentence: str, language: Language) -> tuple[list[str], list[str]]:
+    """A sentence's numbers as written, and its other facts (months, names)."""
     stated = numbers(sentence)
+    return stated, [w for w in required_facts(sentence, language) if w not in stated]
+
+
+def _unheld(stated: Sequence[str], words: Sequence[str], evidence_text: str, language: Language
+            ) -> tuple[list[str], list[str]]:
+    """Which of the numbers (compared as values) and the other facts the evidence does not hold."""
     values = _number_values(evidence_text, language)
     haystack = _fold(evidence_text)
-    return [n for n in stated if _value(n) not in values] + [
-        w for w in required_facts(sentence, language) if w not in stated and not _holds(haystack, w)]
+    return [n for n in stated if _value(n) not in values], [w for w in words if not _holds(haystack, w)]
 
 
 def _holds(folded: str, words: str) -> bool:
@@ -311,10 +316,10 @@ def source_of(text: str, evidence: Sequence[Evidence], question: str, language: 
     best, i = shares[0]
     if best < WORDS_SHARED or (len(shares) > 1 and shares[1][0] == best):
         return None
-    asked, values = _fold(question), _number_values(question, language)
-    for fact in _unheld(text, evidence[i].readable(), language):
-        if _value(fact) not in values and not _holds(asked, fact):
-            return None
+    unheld_numbers, unheld_words = _unheld(*_facts(text, language), evidence[i].readable(), language)
+    values, asked = _number_values(question, language), _fold(question)
+    if any(_value(n) not in values for n in unheld_numbers) or any(not _holds(asked, w) for w in unheld_words):
+        return None
     return evidence[i]
 
 
