@@ -83,6 +83,17 @@ def current_rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def local_settings():
+    """Settings from the environment, for a benchmark of the local model: exits saying how to install it."""
+    from ragchat import Settings
+    from ragchat.generation import local_available
+
+    settings = Settings.from_env()
+    if not local_available(settings):
+        raise SystemExit("the local model is not installed: run `make run` first")
+    return settings
+
+
 def machine_note() -> str:
     load = os.getloadavg()
     cpu = ""

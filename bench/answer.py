@@ -21,7 +21,7 @@ from _common import QA, ROOT, percentile  # noqa: I001 (sets up paths and the of
 from ragchat import Settings  # noqa: E402
 from ragchat import evidence as evidence_mod  # noqa: E402
 from ragchat.citations import render_evidence  # noqa: E402
-from ragchat.generation import SHORT_ANSWER_GRAMMAR, local_available  # noqa: E402
+from ragchat.generation import SHORT_ANSWER, local_available  # noqa: E402
 from ragchat.qa import load  # noqa: E402
 
 
@@ -59,10 +59,11 @@ def main() -> None:
             chosen = evidence_mod.gather(q, vector, hits, qa.retriever.store).select(generator.budget.units, generator.budget.margin)
             user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=q)
             request = {"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
-                                    {"role": "user", "content": user}],
+                                    {"role": "user", "content": user},
+                                    {"role": "assistant", "content": SHORT_ANSWER.opening}],
                        "max_tokens": settings.max_answer_tokens, "temperature": 0, "stream": False, "cache_prompt": True,
                        "id_slot": 0,
-                       "grammar": SHORT_ANSWER_GRAMMAR}
+                       "grammar": SHORT_ANSWER.rest}
             result = generator._server.handle_chat_completions(request)
             raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))
         print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {percentile(first, 95):.0f} ms; "

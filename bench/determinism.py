@@ -17,16 +17,16 @@ full-answer time of the two generators (median of per-question ratios), for each
 
 from __future__ import annotations
 
-from _common import ROOT, code_note, machine_note  # noqa: I001 (sets up paths and the offline environment first)
+from _common import ROOT, code_note, local_settings, machine_note  # noqa: I001 (sets up paths and the offline environment first)
 
 import argparse
 import random
 import statistics
 import time
 
-from ragchat import Settings, load, load_embedder
+from ragchat import load, load_embedder
 from ragchat.evaluation import load_suite, select_split
-from ragchat.generation import LocalGenerator, local_available, local_model_path
+from ragchat.generation import LocalGenerator, local_model_path
 from ragchat.prompts import Prompts
 
 
@@ -46,9 +46,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=12, help="dev questions of the corpus, from the first")
     parser.add_argument("--quick", action="store_true", help="4 questions")
     args = parser.parse_args()
-    settings = Settings.from_env()
-    if not local_available(settings):
-        raise SystemExit("the local model is not installed: run `make run` first")
+    settings = local_settings()
     suite = load_suite(ROOT / "bench" / "corpora" / "suite.json")
     corpus = next(c for c in suite.corpora if c.name == args.corpus)
     questions = [i.question for i in select_split(corpus.items, "dev")][: 4 if args.quick else args.n]

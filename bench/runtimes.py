@@ -93,7 +93,7 @@ def build_requests(n: int) -> list[dict]:
     from ragchat import evidence as evidence_mod
     from ragchat.citations import render_evidence
     from ragchat.evaluation import load_qa
-    from ragchat.generation import SHORT_ANSWER_GRAMMAR
+    from ragchat.generation import SHORT_ANSWER
     from ragchat.generation import ChatGenerator
     from ragchat.qa import load
 
@@ -108,7 +108,7 @@ def build_requests(n: int) -> list[dict]:
         user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=item.question)
         out.append({"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
                                  {"role": "user", "content": user}],
-                    "max_tokens": settings.max_answer_tokens, "grammar": SHORT_ANSWER_GRAMMAR})
+                    "max_tokens": settings.max_answer_tokens, "grammar": SHORT_ANSWER.grammar})
     return out
 
 

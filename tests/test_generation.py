@@ -11,7 +11,7 @@ from ragchat.generation import (
     Draft,
     Extractive,
     drafts,
-    SHORT_ANSWER_GRAMMAR,
+    SHORT_ANSWER,
     OpenAIGenerator,
     json_string_field,
     make_generator,
@@ -118,7 +118,7 @@ def test_local_generator_streams_a_short_answer_in_process(smollm2):
                    if isinstance(e, Draft))
     assert text.strip() and "{" not in text and '"answer"' not in text
     assert generator.last_timings.get("predicted_n", 0) > 0
-    raw = "".join(generator._chat([{"role": "user", "content": "Say hi."}], 24, SHORT_ANSWER_GRAMMAR))
+    raw = "".join(generator._chat([{"role": "user", "content": "Say hi."}], 24, SHORT_ANSWER))
     assert raw.startswith('{"answer": "')  # compact: no whitespace tokens spent before the answer
 
 
@@ -141,11 +141,13 @@ def test_a_question_is_answered_alike_whatever_was_asked_before(smollm2):
     assert first[1] > 20  # everything after the system prompt was processed, not a cached prompt's last token
 
 
-def test_the_copy_grammar_lets_an_answer_start_at_any_word_and_stop_before_punctuation():
-    from ragchat.generation import copy_grammar
+def test_the_copy_form_lets_an_answer_start_at_any_word_and_stop_before_punctuation():
+    from ragchat.generation import copy_form
 
-    grammar = copy_grammar(['At the end of July, "Shoigu" visited.', "使用 Linux，很好"])
-    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines())
+    form = copy_form(['At the end of July, "Shoigu" visited.', "使用 Linux，很好"])
+    assert form.opening == '{"answer":'  # ends where a token ends: the model writes ' "' and what follows
+    assert form.grammar.startswith(r'root ::= "{\"answer\":" (" \"" (u0-0 | ')  # whole, for a runtime given no opening
+    rules = dict(line.split(" ::= ", 1) for line in form.rest.splitlines())
     assert rules["u0-4"] == '"July" ("," (" " u0-5)?)?'  # "July" may end the answer, or go on past its comma
     assert rules["u0-5"] == r'"\\\"Shoigu" ("\\\"" (" " u0-6)?)?'  # a quote, escaped for JSON and then for GBNF
     assert rules["u1-0"] == '"使" (u1-1)?' and rules["u1-1"] == '"用" (" " u1-2)?'  # CJK: each character a piece
@@ -171,11 +173,13 @@ def test_a_second_reading_replies_in_its_form_with_a_real_runtime(smollm2):
     """The tiny model cannot judge, but its reply through the grammar must be read as a yes or a no."""
     import re
 
-    from ragchat.generation import CONFIRM_GRAMMAR
+    from ragchat.generation import CONFIRM
 
     generator = make_generator("local", Settings(llm_path=smollm2, llm_context=1024), Prompts.load())
-    raw = "".join(generator._chat([{"role": "user", "content": "Is it raining?"}], 12, CONFIRM_GRAMMAR))
+    raw = "".join(generator._chat([{"role": "user", "content": "Is it raining?"}], 12, CONFIRM))
     assert re.fullmatch(r'\{"supported": "(yes|no)"\}', raw)
+    # The opening was written for the model, not generated token by token: the quote, "yes" or "no", its closing.
+    assert generator.last_timings["predicted_n"] <= 4
     assert generator.confirms("When?", "end of July", EVIDENCE[0].text) in (True, False)
 
 
@@ -189,7 +193,7 @@ def test_a_second_reading_out_of_form_takes_nothing_away():
             super().__init__(Prompts.load(), 12)
             self.reply = reply
 
-        def _chat(self, messages, max_tokens, grammar=None):
+        def _chat(self, messages, max_tokens, form=None):
             assert "Answer: end of July" in messages[-1]["content"]
             yield self.reply
 
