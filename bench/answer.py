@@ -58,12 +58,9 @@ def main() -> None:
             hits = qa.retriever.search(q, settings.top_k, query_vector=vector)
             chosen = evidence_mod.gather(q, vector, hits, qa.retriever.store).select(generator.budget.units, generator.budget.margin)
             user = qa.prompts.answer_user.format(evidence=render_evidence(chosen), question=q)
-            request = {"messages": [{"role": "system", "content": qa.prompts.short_answer_system},
-                                    {"role": "user", "content": user},
-                                    {"role": "assistant", "content": SHORT_ANSWER.opening}],
-                       "max_tokens": settings.max_answer_tokens, "temperature": 0, "stream": False, "cache_prompt": True,
-                       "id_slot": 0,
-                       "grammar": SHORT_ANSWER.rest}
+            messages = [{"role": "system", "content": qa.prompts.short_answer_system}, {"role": "user", "content": user}]
+            request = {"max_tokens": settings.max_answer_tokens, "temperature": 0, "stream": False, "cache_prompt": True,
+                       "id_slot": 0, **SHORT_ANSWER.held(messages)}
             result = generator._server.handle_chat_completions(request)
             raw.append(result.get("timings", {}).get("predicted_per_second", 0.0))
         print(f"\n{mode}: first token median {statistics.median(first):.0f} ms, p95 {percentile(first, 95):.0f} ms; "

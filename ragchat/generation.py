@@ -53,10 +53,17 @@ class Form:
     An opening ends where a token does, before the quote that opens the JSON string: the tokenizer joins that
     quote to the value's first word (' "The'), and a prompt ending inside such a token is text the model would
     not have written. Written up to and with the quote, 10 answers of the dev suite's 291 questions changed and 3
-    right ones turned wrong; up to the colon, 6 changed and 1 (docs/BENCHMARKS.md, "Replies' openings written")."""
+    right ones turned wrong; up to the colon, 6 changed and 1 right one turned wrong (docs/BENCHMARKS.md,
+    "Replies' openings written")."""
 
     opening: str
     rest: str
+
+    def held(self, messages: list[dict]) -> dict:
+        """The fields of a llama.cpp chat request that hold its reply to the form: the opening as the start of the
+        model's turn (llama.cpp continues a last assistant message), the rest by the grammar."""
+        turn = [{"role": "assistant", "content": self.opening}] if self.opening else []
+        return {"messages": [*messages, *turn], "grammar": self.rest}
 
     @property
     def grammar(self) -> str:
@@ -439,17 +446,15 @@ class LocalGenerator(ChatGenerator):
 
     def _chat(self, messages: list[dict], max_tokens: int, form: Form | None = None, again: bool = False
               ) -> Iterator[str]:
-        """Text deltas of the reply; with a form, the reply opens with its opening, written into the prompt as
-        the start of the model's turn (llama.cpp continues a last assistant message), and the rest is held to its
-        grammar. `again`: the prompt of the last request, asked once more, whose cache is reused whole."""
+        """Text deltas of the reply; with a form, the reply opens with its opening, written into the prompt
+        (Form.held), and the rest is held to its grammar. `again`: the prompt of the last request, asked once
+        more, whose cache is reused whole."""
         answers = messages[0]["content"] in (self.prompts.short_answer_system, self.prompts.answer_system)
         slot = 0 if answers else min(1, self.SLOTS - 1)
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True,
                    "cache_prompt": True, "id_slot": slot}
         if form is not None:
-            request["grammar"] = form.rest
-            if form.opening:
-                request["messages"] = [*messages, {"role": "assistant", "content": form.opening}]
+            request.update(form.held(messages))
         pieces: queue.Queue = queue.Queue()
         done = object()
         stop = threading.Event()  # set when the reader goes away: the runtime ends the generation at its next token
