@@ -711,6 +711,7 @@ class Typography:
 
     body: float  # the size most of the text is set in
     code: bool  # monospaced lines are code: the body is not monospaced
+    bold: bool = True  # bold lines are set apart: the body is not bold (PDFium reports some fonts' body text bold)
 
     @classmethod
     def of(cls, pages: Sequence[tuple[str, Sequence[LineStyle | None]]]) -> Typography | None:
@@ -718,7 +719,7 @@ class Typography:
         weight throughout, a title page alone set large, or no font information), so lines are read by their
         shape alone."""
         weight: Counter[float] = Counter()
-        mono = chars = 0
+        mono = bold = chars = 0
         styled: list[tuple[int, LineStyle]] = []
         for page, (text, styles) in enumerate(pages):
             for line, style in zip(text.split("\n"), styles):
@@ -728,17 +729,18 @@ class Typography:
                 styled.append((page, style))
                 weight[style.size] += n
                 mono += n if style.mono else 0
+                bold += n if style.bold else 0
                 chars += n
         if not chars:
             return None
-        typography = cls(body=weight.most_common(1)[0][0], code=mono * 2 < chars)
+        typography = cls(body=weight.most_common(1)[0][0], code=mono * 2 < chars, bold=bold * 2 < chars)
         apart = [page for page, style in styled if typography.set_apart(style)]
         inside = [page for page in apart if page > 0]  # a cover's title, subtitle and author say nothing of headings
         return typography if len(inside) >= 2 or (len(pages) == 1 and len(apart) >= 3) else None
 
     def set_apart(self, style: LineStyle | None) -> bool:
         """Set the way headings are: larger than the body, or bold, and not code."""
-        return style is not None and not self.is_code(style) and (style.bold or self.larger(style))
+        return style is not None and not self.is_code(style) and ((self.bold and style.bold) or self.larger(style))
 
     def larger(self, style: LineStyle | None) -> bool:
         return style is not None and style.size >= self.body * 1.15
@@ -753,10 +755,70 @@ class Typography:
         return self.code and style is not None and style.mono
 
 
+_SAME_ROW = 2.0  # points: lines whose baselines differ by less stand in one row (a header's left and right parts)
+
+
+def margin_lines(baselines: Sequence[Sequence[float | None]], styles: Sequence[Sequence[LineStyle | None]] = (),
+                 typography: Typography | None = None) -> list[set[int]]:
+    """Per page, the lines (indices into text.split("\n")) set in the page's top or bottom margin: running
+    headers and footers and page numbers, found by where they stand, whatever their words. A section's own
+    running header ("CHAPTER 3. CHOOSING A DEBIAN… 3.1. WHICH DEBIAN DISTRIBUTION…") stands on a few pages
+    only and holds no page number, so repeated_lines cannot know it.
+
+    A page's top (bottom) row is in the margin when three or more pages have a top (bottom) row at that height,
+    nearly all of them set off from the row below (above) by more than one and a half times the document's line
+    pitch, no other text on any page stands beyond it, and it is not set larger than the body (a slide's
+    title). A page whose text starts at the top of the text block has no such gap, so a document without
+    running headers loses nothing."""
+    rows: list[list[float]] = []  # each page's distinct baselines, highest first
+    steps: list[float] = []
+    for page in baselines:
+        ys: list[float] = []
+        for y in sorted((y for y in page if y is not None), reverse=True):
+            if not ys or ys[-1] - y > _SAME_ROW:
+                ys.append(y)
+        rows.append(ys)
+        steps += [a - b for a, b in zip(ys, ys[1:])]
+    out: list[set[int]] = [set() for _ in baselines]
+    if not steps:
+        return out
+    pitch = sorted(steps)[len(steps) // 2]
+    for sign in (1, -1):  # the top edge (baselines count up from the page's foot), then the bottom edge
+        # Each row as a height measured inwards from this edge, so "beyond a row" is "lower" for both edges.
+        inward = [[-sign * y for y in ys] for ys in rows]
+        heights = sorted(h for hs in inward for h in hs)
+        edges = sorted((hs[0] if sign == 1 else hs[-1], abs(hs[0] - hs[1]) if sign == 1 else abs(hs[-1] - hs[-2]), p)
+                       for p, hs in enumerate(inward) if len(hs) >= 2)
+        i = 0
+        while i < len(edges):  # edge rows at one height (within _SAME_ROW of the previous) form a slot
+            j = i + 1
+            while j < len(edges) and edges[j][0] - edges[j - 1][0] <= _SAME_ROW:
+                j += 1
+            slot, i = edges[i:j], j
+            set_off = [p for _, gap, p in slot if gap > 1.5 * pitch]
+            if len(slot) < 3 or len(set_off) < 0.8 * len(slot):
+                continue
+            deepest = max(h for h, _, _ in slot) + _SAME_ROW
+            held = sum(sum(h < deepest for h in inward[p]) for _, _, p in slot)
+            if bisect_right(heights, deepest - 1e-9) - held > max(1, len(rows) // 20):
+                continue  # other text stands as far out: this is the edge of the text block, not a margin
+            for p in set_off:
+                edge = -sign * next(h for h, _, q in slot if q == p)
+                lines = {k for k, y in enumerate(baselines[p]) if y is not None and abs(y - edge) <= _SAME_ROW}
+                page_styles = styles[p] if p < len(styles) else ()
+                if typography is not None and any(k < len(page_styles) and typography.larger(page_styles[k])
+                                                  for k in lines):
+                    continue
+                out[p] |= lines
+    return out
+
+
 def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence[LineStyle | None] = (),
-                    typography: Typography | None = None) -> list[Block]:
+                    typography: Typography | None = None, margins: set[int] | frozenset[int] = frozenset()
+                    ) -> list[Block]:
     """Blocks of one page's extracted text (which starts at `offset` in the document). `styles` holds each line's
-    style (text.split("\n")), read with the document's `typography` when it has one."""
+    style (text.split("\n")), read with the document's `typography` when it has one; `margins` the lines
+    margin_lines found in the page's margins."""
     lines = _lines(text, 0, len(text))
     widths = sorted(b - a for a, b in lines)
     typical = widths[int(len(widths) * 0.75)] if widths else 0
@@ -821,8 +883,9 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
     line_styles = [styles[r] if r < len(styles) else None for r in rows]
     # Running headers and page numbers; a chapter's title set large on its first page is its heading there, though
     # it is the running header of the chapter's other pages.
-    furniture = [line_key(text[a:b]) in repeated and not (typography is not None and typography.larger(style))
-                 for (a, b), style in zip(lines, line_styles)]
+    furniture = [r in margins or (line_key(text[a:b]) in repeated
+                                  and not (typography is not None and typography.larger(style)))
+                 for (a, b), style, r in zip(lines, line_styles, rows)]
 
     for i, (a, b) in enumerate(lines):
         if i < wrapped:
@@ -929,6 +992,66 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
             close()
     close()
     return _table_headers(_code_in_sentences(blocks, text, offset), text, offset)
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?;:。！？；：…][\"')\]’”»]*\s*$")
+
+
+def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]]], repeated: set[str],
+                 typography: Typography | None) -> tuple[str, list[Block], list[int]]:
+    """A PDF's text, blocks and where each page starts in the text, from each page's extracted text, its lines'
+    styles and the lines margin_lines found in its margins.
+
+    The rows above and below a page's text block (running headers and footers, page numbers: in the margins, or
+    repeated at the edges of most pages) are left out of the text, so a paragraph broken by the page's end reads
+    on into the next page as one: its sentence is one unit, not two halves ("… expand queries with related
+    terms" and "but require a transformer at query time."). It goes on when it ends no sentence, the next page
+    opens in lower case, and both lines are set alike (a footnote at the page's foot is set smaller)."""
+    parts: list[str] = []
+    starts: list[int] = []
+    blocks: list[Block] = []
+    offset = 0
+    last_style: LineStyle | None = None
+    previous = ""  # the last page's body
+    for page_text, styles, margins in pages:
+        rows = page_text.split("\n")
+
+        def layout(r: int) -> bool:
+            style = styles[r] if r < len(styles) else None
+            return not rows[r].strip() or r in margins or (
+                line_key(rows[r]) in repeated and not (typography is not None and typography.larger(style)))
+
+        lo, hi = 0, len(rows)
+        while lo < hi and layout(lo):
+            lo += 1
+        while hi > lo and layout(hi - 1):
+            hi -= 1
+        body = "\n".join(rows[lo:hi])
+        page_styles = list(styles[lo:hi])
+        # A margin line the text gives amid the page's lines (a page number set after the first column) stays
+        # in the text, as layout.
+        inner = {r - lo for r in margins if lo <= r < hi}
+        page_blocks = pdf_page_blocks(body, 0, repeated, page_styles, typography, inner)
+        first = page_blocks[0] if page_blocks else None
+        goes_on = (blocks and first is not None and blocks[-1].kind in ("paragraph", "item")
+                   and first.kind == "paragraph" and body[first.start : first.start + 1].islower()
+                   and not previous[blocks[-1].end - starts[-1]:].strip() and not _ENDS_SENTENCE.search(previous)
+                   and (page_styles[0] if page_styles else None) == last_style)
+        if parts:
+            separator = "\n" if goes_on else "\n\n"  # a blank line ends a sentence
+            parts.append(separator)
+            offset += len(separator)
+        starts.append(offset)
+        parts.append(body)
+        shifted = [Block(b.kind, b.start + offset, b.end + offset, b.level, b.header) for b in page_blocks]
+        if goes_on:
+            joined = blocks.pop()
+            shifted[0] = Block(joined.kind, joined.start, shifted[0].end, joined.level, joined.header)
+        blocks.extend(shifted)
+        offset += len(body)
+        previous = body
+        last_style = page_styles[-1] if page_styles else None
+    return "".join(parts), blocks, starts
 
 
 def _heading_end(line: str, number: re.Match | None) -> bool:

@@ -122,8 +122,10 @@ def _mb(n: int) -> str:
 # sections. 10: PDFs are read with their fonts: headings are the lines set apart (larger or bold, over as many
 # lines as they wrap), code is what is set in a monospaced font, and prose whose lines end in a footnote's mark is
 # not a table. 11: an HTML definition list's terms head the blocks of their definitions (as a header row heads a
-# table's rows); links between pages (rel="next", "prev", "up") and permalink marks ("¶") are chrome.
-READER_VERSION = 11
+# table's rows); links between pages (rel="next", "prev", "up") and permalink marks ("¶") are chrome. 12: a PDF
+# page's top and bottom rows set off in its margins (running headers, page numbers) are left out of its text, a
+# paragraph goes on across a page break, a font's name says its weight, TeX's ligature codes are letters.
+READER_VERSION = 12
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:
@@ -196,9 +198,10 @@ def _reason(e: Exception) -> str:
 
 _COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "shift_jis", "gb18030", "euc_kr", "utf_16")
 
-def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], list[list[formats.LineStyle | None]], str]:
-    """Each page's text and its lines' styles, by PDFium (Chrome's PDF engine, through pypdfium2), and the title
-    its metadata gives.
+def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], list[list[formats.LineStyle | None]],
+                                                                 list[list[float | None]], str]:
+    """Each page's text, its lines' styles and baselines (points from the page's foot), by PDFium (Chrome's PDF
+    engine, through pypdfium2), and the title its metadata gives.
 
     PDFium puts spaces where the layout has gaps: pypdf ran the words of XeTeX PDFs together
     ("TheDebianProjectwascreatedbyIanMurdock", 8 of the dev suite's PDF golds unmatchable), and took ~25x
@@ -213,31 +216,46 @@ def pdf_pages(data: bytes, source: str, max_pages: int) -> tuple[list[str], list
                 f"{source}: has {len(document):,} pages, over the limit of {max_pages:,}: split it, or raise "
                 "RAGCHAT_MAX_PDF_PAGES"
             )
-        texts, styles = [], []
+        texts, styles, baselines = [], [], []
         for i in range(len(document)):
             page = document[i]
             textpage = page.get_textpage()
             raw = textpage.get_text_range()
-            styles.append(_line_styles(textpage, raw))
-            texts.append(raw.replace("\ufffe", "").replace("\r\n", "\n").replace("\r", "\n"))
+            page_styles, page_baselines = _line_styles(textpage, raw)
+            styles.append(page_styles)
+            baselines.append(page_baselines)
+            texts.append(raw.replace("\ufffe", "").replace("\r\n", "\n").replace("\r", "\n").translate(_TEX_CODES))
             textpage.close()
             page.close()
-        return texts, styles, _metadata_title(document)
+        return texts, styles, baselines, _metadata_title(document)
     finally:
         document.close()
 
 
 _BREAK = re.compile(r"\r\n|\r|\n")
+# TeX's fonts without a Unicode map come through as their raw codes, which fall among the control characters:
+# "coe\x1ecients" was not found as "coefficients". Ligatures stand at 0x0B-0x0F in TeX's OT1 encoding and at
+# 0x1B-0x1F in T1 (Cork), whose quotes and dashes below them are also read; the other low codes are accents
+# (or one encoding's letter and the other's accent) and are left as they are.
+_TEX_CODES = str.maketrans({
+    **{chr(base + i): ligature for base in (0x0B, 0x1B)
+       for i, ligature in enumerate(("ff", "fi", "fl", "ffi", "ffl"))},
+    "\x10": "\u201c", "\x11": "\u201d", "\x15": "\u2013", "\x16": "\u2014", "\x17": "",
+})
 # Monospaced families by name: PDFs seldom set the descriptor's fixed-pitch flag (LaTeX's cmtt/t1xtt, Courier,
 # Nimbus Mono, DejaVu Sans Mono, Consolas, Menlo, Source Code Pro; not Monotype's foundry name).
 _MONO_FONT = re.compile(r"mono(?!type)|courier|consol|menlo|typewriter|fixed|code|nimbusmon|(?:cm|sf|lm|tx|t1x|ec)tt|^tt")
-_BOLD_FONT = re.compile(r"bold|black|heavy")
+_BOLD_FONT = re.compile(r"bold|black|heavy|demi|^(?:cm|sf)(?:ss)?bx?\d")  # TeX's cmbx10, cmssbx10, sfbx1200
+# A font whose name says it is of regular weight is not bold whatever weight PDFium reports: PDFium estimates the
+# weight of Type 1 fonts from their stems, and gives Latin Modern's body font (LMRoman10-Regular) 744.
+_REGULAR_FONT = re.compile(r"regular|roman|book|light|medium|italic|oblique|slant|^(?:cm|sf|lm)")
 _SAMPLES = 8  # characters a line's style is read from, spread over it: a bold lead-in word is not a bold line
 
 
-def _line_styles(textpage, raw: str) -> list[formats.LineStyle | None]:
+def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], list[float | None]]:
     """The style of each line of the page's text (split at its line breaks): its characters' median font size,
-    and whether every sampled character is bold, or monospaced."""
+    and whether every sampled character is bold, or monospaced; and its baseline, the median of its sampled
+    characters' origins (None for a line with no character PDFium places)."""
     import ctypes
     import pypdfium2.raw as pdfium_c
 
@@ -249,6 +267,8 @@ def _line_styles(textpage, raw: str) -> list[formats.LineStyle | None]:
     name = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
     out: list[formats.LineStyle | None] = []
+    baselines: list[float | None] = []
+    x, y = ctypes.c_double(), ctypes.c_double()
     bounds, start = [], 0
     for m in _BREAK.finditer(raw):
         bounds.append((start, m.start()))
@@ -258,21 +278,29 @@ def _line_styles(textpage, raw: str) -> list[formats.LineStyle | None]:
         positions = [p for p in range(first, stop) if not raw[p].isspace() and raw[p] != "\ufffe"]
         if len(positions) > _SAMPLES:
             positions = [positions[k * (len(positions) - 1) // (_SAMPLES - 1)] for k in range(_SAMPLES)]
-        sizes, bold, mono = [], True, True
+        sizes, bold, mono, ys = [], True, True, []
         for p in positions:
             char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, units[p] if units else p)
             if char < 0:
                 continue
             sizes.append(pdfium_c.FPDFText_GetFontSize(textpage, char))
+            if pdfium_c.FPDFText_GetCharOrigin(textpage, char, ctypes.byref(x), ctypes.byref(y)):
+                ys.append(y.value)
             fits = pdfium_c.FPDFText_GetFontInfo(textpage, char, name, len(name), ctypes.byref(flags)) <= len(name)
             font = name.value.decode("latin-1").rpartition("+")[2].lower() if fits else ""  # "PPSGID+CharisSIL-Bold"
-            bold = bold and (pdfium_c.FPDFText_GetFontWeight(textpage, char) >= 600 or bool(_BOLD_FONT.search(font)))
+            bold = bold and _is_bold(font, pdfium_c.FPDFText_GetFontWeight(textpage, char))
             mono = mono and (bool(flags.value & 1) or bool(_MONO_FONT.search(font)))
         out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono) if sizes else None)
-    return out
+        baselines.append(sorted(ys)[len(ys) // 2] if ys else None)
+    return out, baselines
 
 
 _WORD = re.compile(r"[^\W_]+")
+
+
+def _is_bold(font: str, weight: int) -> bool:
+    """A font's name says its weight when it names one; PDFium's weight decides only for names that do not."""
+    return bool(_BOLD_FONT.search(font)) or (not _REGULAR_FONT.search(font) and weight >= 600)
 
 
 def _metadata_title(document) -> str:
@@ -286,26 +314,16 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
     # PDFium has no decompression caps of its own: an inflate bomb is bounded by the reader process's memory
     # cap and time budget (reader.py), which is where every file is parsed.
     try:
-        page_texts, styles, title = pdf_pages(data, source, limits.pdf_pages)
+        page_texts, styles, baselines, title = pdf_pages(data, source, limits.pdf_pages)
     except DocumentError:
         raise
     except Exception as e:  # PDFium reports a damaged file as PdfiumError; anything else is as unusable
         raise DocumentError(f"{source}: is not a readable PDF ({_reason(e)}): re-export it or remove it") from None
     repeated = formats.repeated_lines(page_texts)
     typography = formats.Typography.of(list(zip(page_texts, styles)))
-    parts: list[str] = []
-    pages: list[tuple[int, int]] = []
-    blocks: list[Block] = []
-    offset = 0
-    for number, (page_text, page_styles) in enumerate(zip(page_texts, styles), start=1):
-        if parts:
-            parts.append("\n\n")
-            offset += 2
-        pages.append((number, offset))
-        parts.append(page_text)
-        blocks.extend(formats.pdf_page_blocks(page_text, offset, repeated, page_styles, typography))
-        offset += len(page_text)
-    text = "".join(parts)
+    margins = formats.margin_lines(baselines, styles, typography)
+    text, blocks, starts = formats.pdf_document(list(zip(page_texts, styles, margins)), repeated, typography)
+    pages = [(number, start) for number, start in enumerate(starts, start=1)]
     # The first heading found is often a subtitle ("Release 12.18"): the title is also the running header, left
     # out as such. The metadata's title when the cover shows it (tools write "Microsoft Word - draft3.docx"
     # there), else the cover's first line.

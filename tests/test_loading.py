@@ -779,7 +779,9 @@ def test_one_font_throughout_leaves_a_pdf_read_by_its_lines_shapes():
     cover = ("Annual report\nof the club\nby its secretary", [LineStyle(20.0, bold=True)] * 3)
     body = ("Membership\nThe club had forty members this year.", [LineStyle(10.0)] * 2)
     assert Typography.of([cover, body, body]) is None
-    assert Typography.of([cover]) is not None  # one page: its lines set apart are its headings
+    one_page = (cover[0] + "\n" + body[0], cover[1] + body[1])
+    assert Typography.of([one_page]) is not None  # one page: its lines set apart are its headings
+    assert Typography.of([cover]) is None  # every line alike: bold is the body's weight, not a heading's
 
 
 def test_prose_whose_sentences_end_in_a_footnote_mark_or_a_bracket_is_not_a_table():
@@ -838,3 +840,102 @@ def test_monospaced_fonts_are_known_by_name(font, mono):
     from ragchat.loading import _MONO_FONT
 
     assert bool(_MONO_FONT.search(font)) is mono
+
+
+@pytest.mark.parametrize("font, weight, bold", [
+    ("lmroman10-regular", 744, False), ("lmroman12-bold", 820, True), ("lmromandemi10-regular", 685, True),
+    ("cmr10", 700, False), ("cmbx12", 400, True), ("cmssbx10", 400, True), ("sfrm1000", 650, False),
+    ("sfbx1200", 400, True), ("times-bold", 700, True), ("times-roman", 400, False), ("", 700, True), ("", 400, False),
+])
+def test_a_fonts_name_says_its_weight_where_it_names_one(font, weight, bold):
+    """PDFium estimates a Type 1 font's weight from its stems: it gave Latin Modern's regular body font 744, so
+    every line of a LaTeX article was bold and hundreds of its lines were read as headings (lme4's article: 501
+    headings, 53 now). The weight decides only for a name that says nothing."""
+    from ragchat.loading import _is_bold
+
+    assert _is_bold(font, weight) is bold
+
+
+def test_a_body_set_in_bold_sets_nothing_apart_by_its_weight():
+    from ragchat.formats import LineStyle, Typography
+
+    page = "\n".join(["A Title Set Large", "1. Section"] + ["prose that goes on and on"] * 8)
+    styles = [LineStyle(16.0, True), LineStyle(10.0, True)] + [LineStyle(10.0, True)] * 8
+    typography = Typography.of([(page, styles)] * 3)
+    assert typography is not None and not typography.set_apart(LineStyle(10.0, True))
+    assert typography.set_apart(LineStyle(16.0, True))
+
+
+def _page(top: float, rows: int, pitch: float = 12.0) -> list[float]:
+    return [top - pitch * i for i in range(rows)]
+
+
+def test_lines_in_a_pages_margins_are_found_by_where_they_stand():
+    """A running header 40 points above the text block and a page number 30 below it, on most pages: they are
+    in the margins whatever they say. Text that starts at the top of the text block, a page of a document
+    without running headers, and a slide's title set large (above a gap, at one height on every page) are not."""
+    from ragchat.formats import LineStyle, Typography, margin_lines
+
+    body = LineStyle(10.0)
+    pages = [[800.0] + _page(760, 50) + [142.0 - 30] for _ in range(5)]
+    pages[2] = [800.0, 800.0] + _page(760, 50) + [112.0]  # a header in two parts on one row
+    pages[4] = _page(700, 40) + [112.0]  # a chapter's first page: no header, text starts lower
+    margins = margin_lines(pages)
+    assert margins[0] == {0, 51} and margins[2] == {0, 1, 52}
+    assert margins[4] == {40}
+
+    plain = [_page(760, 50) for _ in range(5)]
+    assert margin_lines(plain) == [set()] * 5
+
+    slides = [[700.0] + _page(600, 10) for _ in range(6)]
+    styles = [[LineStyle(24.0)] + [body] * 10 for _ in range(6)]
+    pages_text = [("\n".join(["Title"] + ["a line of the slide"] * 10), s) for s in styles]
+    assert margin_lines(slides, styles, Typography.of(pages_text)) == [set()] * 6
+    assert margin_lines(slides) == [{0}] * 6  # without its size, a title at one height above a gap looks like one
+
+
+def test_a_pdfs_section_headers_are_layout_and_a_paragraph_goes_on_across_the_page(tmp_path):
+    """Sphinx sets the chapter and section as the running header ("CHAPTER 3. CHOOSING A DEBIAN… 3.1. WHICH
+    DEBIAN DISTRIBUTION…") and the page number at the foot: the header changes with the section and holds no
+    number, so repeated_lines cannot know it (it was read into the page's first sentence). By position it is
+    layout, left out of the text with the page number, so the sentence the page break cut is one unit again."""
+    from reportlab.pdfgen import canvas
+
+    from ragchat.sentences import sentence_spans
+
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    path = tmp_path / "faq.pdf"
+    c = canvas.Canvas(str(path))
+    for page in range(1, 6):
+        c.setFont("Times-Roman", 9)
+        if page > 1:
+            c.drawString(72, 800, f"CHAPTER 1. DEFINITIONS 1.{page}. WHAT IS {words[page].upper()}")
+        c.drawString(300, 40, str(page))
+        c.setFont("Times-Roman", 10)
+        lines = [f"Page {page} says something of its own about {w} and goes on with it." for w in words[:12]]
+        if page == 2:
+            lines[-1] = "The archive keeps every package that was ever released, together with"
+        if page == 3:
+            lines[0] = "its source code and the signatures of the developers who uploaded it."
+        for i, line in enumerate(lines):
+            c.drawString(72, 760 - 14 * i, line)
+        c.showPage()
+    c.save()
+    doc = load_file(path, "faq.pdf")
+    assert "CHAPTER" not in doc.text and "\n4\n" not in doc.text
+    units = [" ".join(doc.text[a:b].split())
+             for block in doc.blocks for a, b in sentence_spans(doc.text, block.start, block.end)]
+    whole = ("The archive keeps every package that was ever released, together with its source code and the "
+             "signatures of the developers who uploaded it.")
+    assert whole in units
+    at = doc.text.index("its source code")
+    assert (doc.page_at(doc.text.index("The archive keeps")), doc.page_at(at)) == (2, 3)
+
+
+def test_tex_ligature_codes_read_as_their_letters():
+    """TeX fonts without a Unicode map give their raw codes: T1's fi ligature at 0x1C, OT1's at 0x0C; quotes and
+    dashes of T1 likewise. A word with a ligature was two tokens ("coe", "cients") and never found."""
+    from ragchat.loading import _TEX_CODES
+
+    assert "coe\x1ecients \x1bect \x1e\x10rst\x11 \x15 \x0cnd".translate(_TEX_CODES) == \
+        "coefficients ffect ffi\u201crst\u201d \u2013 find"
