@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .sentences import sentence_spans
@@ -700,6 +700,9 @@ class LineStyle:
     size: float
     bold: bool = False
     mono: bool = False
+    # A gap wider than words are set apart (a table's columns): where the line is, not how, so styles that
+    # differ only in it are alike.
+    gapped: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -832,6 +835,13 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
     leaders = [bool(_LEADERS.search(text, a, b)) for a, b in lines]
     contents_page = sum(leaders) >= 3 and sum(leaders) * 3 >= len(lines)
 
+    def rows_of(inner: list[tuple[int, int]]) -> bool:
+        """Lines that end no sentence are a table's rows when half of them or more have a gap between columns (a
+        cell wrapped onto a second line has none), or when they do not read as prose wrapped at a width (an
+        abstract set narrower than the page does)."""
+        gapped = sum(bool(style_at.get(x) and style_at[x].gapped) for x, _ in inner)
+        return gapped * 2 >= len(inner) or not _wrapped(text, inner)
+
     def close() -> None:
         nonlocal current
         if current is None:
@@ -846,14 +856,15 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
         # mounting a filesystem temporarily"): three or more lines of which none ends a sentence, or a run of
         # three or more such lines that are also short (prose lines fill the column; rows seldom do) inside
         # a paragraph that goes on as prose ("Each directory listed above is …").
-        if len(inner) >= 3 and not any(_ENDS_NOTED_SENTENCE.search(text, x, y) for x, y in inner):
+        if len(inner) >= 3 and not any(_ENDS_NOTED_SENTENCE.search(text, x, y) for x, y in inner) \
+                and rows_of(inner):
             blocks.extend(Block("row", offset + x, offset + y) for x, y in inner)
             return
         run: list[tuple[int, int]] = []
         prose: list[tuple[int, int]] = []
 
         def flush_run() -> None:
-            if len(run) >= 3:
+            if len(run) >= 3 and rows_of(run):
                 if prose:
                     blocks.append(Block("paragraph", offset + prose[0][0], offset + prose[-1][1]))
                     prose.clear()
@@ -881,6 +892,7 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     rows = [bisect_right(line_starts, a) - 1 for a, _ in lines]  # each line's index in text.split("\n")
     line_styles = [styles[r] if r < len(styles) else None for r in rows]
+    style_at = {a: style for (a, _), style in zip(lines, line_styles)}
     # Running headers and page numbers; a chapter's title set large on its first page is its heading there, though
     # it is the running header of the chapter's other pages.
     furniture = [r in margins or (line_key(text[a:b]) in repeated
@@ -1052,6 +1064,19 @@ def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]
         previous = body
         last_style = page_styles[-1] if page_styles else None
     return "".join(parts), blocks, starts
+
+
+def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:
+    """Whether lines read as prose wrapped at a width, not as rows: most of them go on in the next line, which
+    does not open with a capital, and whose first word would not have fitted on them (an abstract or a quotation
+    set narrower than the page, whose lines end no sentence, is a paragraph; a table's rows end well short of its
+    widest row, "bin Essential command binaries" over "boot", and a cover's lines open with capitals)."""
+    widest = max(b - a for a, b in lines)
+    full = 0
+    for (a, b), (c, d) in zip(lines, lines[1:]):
+        word = text[c:d].split(None, 1)[0]
+        full += (b - a) + 1 + len(word) > 0.9 * widest and not word[0].isupper()
+    return full * 2 > len(lines) - 1
 
 
 def _heading_end(line: str, number: re.Match | None) -> bool:

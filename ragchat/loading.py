@@ -124,7 +124,8 @@ def _mb(n: int) -> str:
 # not a table. 11: an HTML definition list's terms head the blocks of their definitions (as a header row heads a
 # table's rows); links between pages (rel="next", "prev", "up") and permalink marks ("¶") are chrome. 12: a PDF
 # page's top and bottom rows set off in its margins (running headers, page numbers) are left out of its text, a
-# paragraph goes on across a page break, a font's name says its weight, TeX's ligature codes are letters.
+# paragraph goes on across a page break, a font's name says its weight, TeX's ligature codes are letters, lines
+# wrapped at a width are prose and a table's rows have a gap between columns.
 READER_VERSION = 12
 
 
@@ -276,6 +277,7 @@ def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], li
     bounds.append((start, len(raw)))
     for first, stop in bounds:
         positions = [p for p in range(first, stop) if not raw[p].isspace() and raw[p] != "\ufffe"]
+        gapped = _column_gap(textpage, positions, units)
         if len(positions) > _SAMPLES:
             positions = [positions[k * (len(positions) - 1) // (_SAMPLES - 1)] for k in range(_SAMPLES)]
         sizes, bold, mono, ys = [], True, True, []
@@ -290,9 +292,35 @@ def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], li
             font = name.value.decode("latin-1").rpartition("+")[2].lower() if fits else ""  # "PPSGID+CharisSIL-Bold"
             bold = bold and _is_bold(font, pdfium_c.FPDFText_GetFontWeight(textpage, char))
             mono = mono and (bool(flags.value & 1) or bool(_MONO_FONT.search(font)))
-        out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono) if sizes else None)
+        out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono, gapped) if sizes else None)
         baselines.append(sorted(ys)[len(ys) // 2] if ys else None)
     return out, baselines
+
+
+_COLUMN_GAP = 2.5  # character widths: a word space is about half of one, a justified line's at most about one
+
+
+def _column_gap(textpage, positions: list[int], units: list[int] | None) -> bool:
+    """Whether a line has a gap between two of its characters wider than words are set apart: the space between
+    a table's columns ("csh" … "The C shell (optional)": 40 character widths), which the text gives as one
+    space."""
+    import ctypes
+    import pypdfium2.raw as pdfium_c
+
+    if len(positions) < 2:
+        return False
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    boxes = []
+    for p in positions:
+        char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, units[p] if units else p)
+        if char >= 0 and pdfium_c.FPDFText_GetCharBox(textpage, char, ctypes.byref(left), ctypes.byref(right),
+                                                       ctypes.byref(bottom), ctypes.byref(top)):
+            boxes.append((left.value, right.value))
+    widths = sorted(b - a for a, b in boxes if b > a)
+    if len(boxes) < 2 or not widths:
+        return False
+    width = widths[len(widths) // 2]
+    return any(c - b > _COLUMN_GAP * width for (_, b), (c, _) in zip(boxes, boxes[1:]))
 
 
 _WORD = re.compile(r"[^\W_]+")

@@ -786,8 +786,10 @@ def test_one_font_throughout_leaves_a_pdf_read_by_its_lines_shapes():
 
 def test_prose_whose_sentences_end_in_a_footnote_mark_or_a_bracket_is_not_a_table():
     """A PDF table is lines that end no sentence; prose can look so too: a sentence that ends in its footnote's
-    mark ("… should query for it. 7") or in a closing bracket ("… prefers ee-en.)")."""
-    from ragchat.formats import pdf_page_blocks
+    mark ("… should query for it. 7") or in a closing bracket ("… prefers ee-en.)"), and an abstract set
+    narrower than the page, whose lines end mid-sentence: its lines are wrapped at a width, a table's rows have
+    a gap between their columns."""
+    from ragchat.formats import LineStyle, pdf_page_blocks
 
     footnoted = ("/home is a fairly standard concept, but it is clearly a site-specific filesystem. 6\n"
                  "The setup will differ from\n"
@@ -796,10 +798,17 @@ def test_prose_whose_sentences_end_in_a_footnote_mark_or_a_bracket_is_not_a_tabl
     bracketed = ("The project name is pronounced Deb-ee-en, with a short e in Deb, and emphasis on the first. This\n"
                  "word is a contraction of the names of Debra and Ian Murdock, who founded the project. (Dictionaries\n"
                  "seem to offer some ambiguity in the pronunciation of Ian, but Ian prefers ee-en.)\n")
-    for page in (footnoted, bracketed):
-        assert {b.kind for b in pdf_page_blocks(page, 0, set())} == {"paragraph"}
+    abstract = ("zoo is an R package providing an S3 class with methods for indexed totally ordered\n"
+                "observations, such as discrete irregular time series. Its key design goals are independence\n"
+                "of a particular index/time/date class and consistency with base R and the ts class for\n"
+                "regular time series. This paper describes how these are achieved within zoo and provides\n"
+                "several illustrations of the available methods for zoo objects which include plotting,\n")
+    page = "\n".join(["Body text of the page is set wider than the abstract above it, as journals set them."] * 8)
+    for prose in (footnoted, bracketed, abstract + page):
+        assert {b.kind for b in pdf_page_blocks(prose, 0, set())} == {"paragraph"}
     table = "bin Essential command binaries\nboot Static files of the boot loader\nmnt Mount point for a filesystem\n"
-    assert [b.kind for b in pdf_page_blocks(table, 0, set())] == ["row"] * 3
+    columns = [LineStyle(10.0, gapped=True)] * 3  # a wide gap between "bin" and "Essential"
+    assert [b.kind for b in pdf_page_blocks(table, 0, set(), columns)] == ["row"] * 3
 
 
 def test_a_chapter_title_set_large_is_a_heading_though_it_runs_at_the_top_of_its_other_pages(tmp_path):
