@@ -277,7 +277,7 @@ def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], li
     bounds.append((start, len(raw)))
     for first, stop in bounds:
         positions = [p for p in range(first, stop) if not raw[p].isspace() and raw[p] != "\ufffe"]
-        gapped = _column_gap(textpage, positions, units)
+        gapped = _column_gap(textpage, raw, first, stop, units)
         if len(positions) > _SAMPLES:
             positions = [positions[k * (len(positions) - 1) // (_SAMPLES - 1)] for k in range(_SAMPLES)]
         sizes, bold, mono, ys = [], True, True, []
@@ -297,32 +297,38 @@ def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], li
     return out, baselines
 
 
-_COLUMN_GAP = 2.5  # character widths: a word space is about half of one, a justified line's at most about one
+_COLUMN_GAP = 2.5  # mean character advances: a word space is about one, a justified line's at most about two
 
 
-def _column_gap(textpage, positions: list[int], units: list[int] | None) -> bool:
-    """Whether a line has a gap between two of its characters wider than words are set apart: the space between
-    a table's columns ("csh" … "The C shell (optional)": 40 character widths), which the text gives as one
-    space."""
+def _column_gap(textpage, raw: str, first: int, stop: int, units: list[int] | None) -> bool:
+    """Whether the line raw[first:stop] has a gap between two of its words wider than words are set apart: the
+    space between a table's columns ("csh" … "The C shell (optional)": 40 character widths), which the text gives
+    as one space. Measured at the line's spaces only, against the line's mean advance per character."""
     import ctypes
     import pypdfium2.raw as pdfium_c
 
-    if len(positions) < 2:
-        return False
     left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-    boxes = []
-    for p in positions:
+
+    def box(p: int) -> tuple[float, float] | None:
         char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, units[p] if units else p)
         if char >= 0 and pdfium_c.FPDFText_GetCharBox(textpage, char, ctypes.byref(left), ctypes.byref(right),
                                                        ctypes.byref(bottom), ctypes.byref(top)):
-            boxes.append((left.value, right.value))
-    widths = sorted(b - a for a, b in boxes if b > a)
-    if len(boxes) < 2 or not widths:
+            return left.value, right.value
+        return None
+
+    spaces = [m for m in _SPACES.finditer(raw, first, stop) if first < m.start() and m.end() < stop]
+    ends = (box(first), box(stop - 1)) if spaces else (None, None)
+    if ends[0] is None or ends[1] is None or ends[1][1] <= ends[0][0]:
         return False
-    width = widths[len(widths) // 2]
-    return any(c - b > _COLUMN_GAP * width for (_, b), (c, _) in zip(boxes, boxes[1:]))
+    advance = (ends[1][1] - ends[0][0]) / (stop - first)
+    for m in spaces:
+        before, after = box(m.start() - 1), box(m.end())
+        if before and after and after[0] - before[1] > _COLUMN_GAP * advance:
+            return True
+    return False
 
 
+_SPACES = re.compile(r"[ \t]+")
 _WORD = re.compile(r"[^\W_]+")
 
 
