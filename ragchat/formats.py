@@ -700,6 +700,7 @@ class LineStyle:
     size: float
     bold: bool = False
     mono: bool = False
+    caps: bool = False  # small capitals (LaTeX's \textsc: CMCSC10), which journals set section titles in
     # A gap wider than words are set apart (a table's columns): where the line is, not how, so styles that
     # differ only in it are alike.
     gapped: bool = field(default=False, compare=False)
@@ -715,6 +716,7 @@ class Typography:
     body: float  # the size most of the text is set in
     code: bool  # monospaced lines are code: the body is not monospaced
     bold: bool = True  # bold lines are set apart: the body is not bold (PDFium reports some fonts' body text bold)
+    caps: bool = True  # lines in small capitals are set apart: the body is not in them
 
     @classmethod
     def of(cls, pages: Sequence[tuple[str, Sequence[LineStyle | None]]]) -> Typography | None:
@@ -722,7 +724,7 @@ class Typography:
         weight throughout, a title page alone set large, or no font information), so lines are read by their
         shape alone."""
         weight: Counter[float] = Counter()
-        mono = bold = chars = 0
+        mono = bold = caps = chars = 0
         styled: list[tuple[int, LineStyle]] = []
         for page, (text, styles) in enumerate(pages):
             for line, style in zip(text.split("\n"), styles):
@@ -733,17 +735,20 @@ class Typography:
                 weight[style.size] += n
                 mono += n if style.mono else 0
                 bold += n if style.bold else 0
+                caps += n if style.caps else 0
                 chars += n
         if not chars:
             return None
-        typography = cls(body=weight.most_common(1)[0][0], code=mono * 2 < chars, bold=bold * 2 < chars)
+        typography = cls(body=weight.most_common(1)[0][0], code=mono * 2 < chars, bold=bold * 2 < chars,
+                         caps=caps * 2 < chars)
         apart = [page for page, style in styled if typography.set_apart(style)]
         inside = [page for page in apart if page > 0]  # a cover's title, subtitle and author say nothing of headings
         return typography if len(inside) >= 2 or (len(pages) == 1 and len(apart) >= 3) else None
 
     def set_apart(self, style: LineStyle | None) -> bool:
-        """Set the way headings are: larger than the body, or bold, and not code."""
-        return style is not None and not self.is_code(style) and ((self.bold and style.bold) or self.larger(style))
+        """Set the way headings are: larger than the body, or bold, or in small capitals, and not code."""
+        return style is not None and not self.is_code(style) and (
+            (self.bold and style.bold) or (self.caps and style.caps) or self.larger(style))
 
     def larger(self, style: LineStyle | None) -> bool:
         return style is not None and style.size >= self.body * 1.15

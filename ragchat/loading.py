@@ -250,6 +250,7 @@ _BOLD_FONT = re.compile(r"bold|black|heavy|demi|^(?:cm|sf)(?:ss)?bx?\d")  # TeX'
 # A font whose name says it is of regular weight is not bold whatever weight PDFium reports: PDFium estimates the
 # weight of Type 1 fonts from their stems, and gives Latin Modern's body font (LMRoman10-Regular) 744.
 _REGULAR_FONT = re.compile(r"regular|roman|book|light|medium|italic|oblique|slant|^(?:cm|sf|lm)")
+_CAPS_FONT = re.compile(r"csc\d|caps|smallcap")  # TeX's cmcsc10, Latin Modern's LMRomanCaps10, "…-SmallCaps"
 _SAMPLES = 8  # characters a line's style is read from, spread over it: a bold lead-in word is not a bold line
 
 
@@ -280,7 +281,7 @@ def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], li
         gapped = _column_gap(textpage, raw, first, stop, units)
         if len(positions) > _SAMPLES:
             positions = [positions[k * (len(positions) - 1) // (_SAMPLES - 1)] for k in range(_SAMPLES)]
-        sizes, bold, mono, ys = [], True, True, []
+        sizes, bold, mono, caps, letters, ys = [], True, True, True, 0, []
         for p in positions:
             char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, units[p] if units else p)
             if char < 0:
@@ -292,7 +293,11 @@ def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], li
             font = name.value.decode("latin-1").rpartition("+")[2].lower() if fits else ""  # "PPSGID+CharisSIL-Bold"
             bold = bold and _is_bold(font, pdfium_c.FPDFText_GetFontWeight(textpage, char))
             mono = mono and (bool(flags.value & 1) or bool(_MONO_FONT.search(font)))
-        out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono, gapped) if sizes else None)
+            if raw[p].isalpha():  # its letters: "1. A Simple Example" is set in small capitals, its number is not
+                letters += 1
+                caps = caps and bool(_CAPS_FONT.search(font))
+        out.append(formats.LineStyle(round(sorted(sizes)[len(sizes) // 2], 1), bold, mono, caps and letters > 0, gapped)
+                   if sizes else None)
         baselines.append(sorted(ys)[len(ys) // 2] if ys else None)
     return out, baselines
 

@@ -948,3 +948,13 @@ def test_tex_ligature_codes_read_as_their_letters():
 
     assert "coe\x1ecients \x1bect \x1e\x10rst\x11 \x15 \x0cnd".translate(_TEX_CODES) == \
         "coefficients ffect ffi\u201crst\u201d \u2013 find"
+
+
+@pytest.mark.parametrize("font, caps", [("cmcsc10", True), ("lmromancaps10-regular", True), ("minionpro-smallcaps", True),
+                                        ("cmr10", False), ("cmbx12", False), ("times-roman", False)])
+def test_small_capitals_are_known_by_the_fonts_name(font, caps):
+    """R News and many LaTeX styles set section titles in the body's size and weight, in small capitals
+    (CMCSC10): set apart only by the font, they were read as the first words of the paragraph below."""
+    from ragchat.loading import _CAPS_FONT
+
+    assert bool(_CAPS_FONT.search(font)) is caps
