@@ -148,6 +148,9 @@ def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -
         else:
             text, blocks, title = formats.plain(decoded)
     if not text.strip() or not blocks:
+        if pages:  # pages without text are images: a scan
+            raise DocumentError(f"{source}: its {len(pages):,} page(s) hold no text, only images (a scan?): run OCR "
+                                "on it first (e.g. ocrmypdf), or remove it from the folder")
         raise DocumentError(f"{source}: has no text to index: add content to it or remove it from the folder")
     title = title or next((text[b.start : b.end] for b in blocks if b.kind == "heading"), "") or Path(source).stem
     language = detect(" ".join(text[b.start : b.end] for b in blocks[:200])).code

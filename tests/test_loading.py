@@ -234,6 +234,18 @@ def test_pdf_keeps_page_numbers(tmp_path):
     assert doc.page_at(doc.text.index("ports")) == 2
 
 
+def test_a_scanned_pdf_is_skipped_with_a_message_that_names_ocr(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "scan.pdf"
+    c = canvas.Canvas(str(path))
+    c.rect(100, 100, 300, 300, fill=1)  # a page that is a picture, as a scanner makes it
+    c.showPage()
+    c.save()
+    with pytest.raises(DocumentError, match=r"^scan.pdf: its 1 page\(s\) hold no text, only images .*OCR"):
+        load_file(path, "scan.pdf")
+
+
 def test_broken_pdf_is_a_document_error(tmp_path):
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     with pytest.raises(DocumentError, match="bad.pdf"):
