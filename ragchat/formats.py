@@ -2,7 +2,7 @@
 
 Every format yields (text, blocks, title): `text` is what the document viewer shows and what every offset
 points into, and each Block is a span of it (a heading, paragraph, list item, table row or code block).
-Text outside every block is layout (a PDF's running header, the line breaks between HTML blocks) and is
+Text outside every block is layout (a PDF's table of contents, the line breaks between HTML blocks) and is
 never cited.
 
 - HTML keeps the page's main content: `<main>`/`role="main"` when the page marks it, and never the site's
@@ -14,8 +14,10 @@ never cited.
 - Plain text: paragraphs at blank lines; short unpunctuated lines, numbered section lines and underlined
   lines are headings, the opening lines the title; bullet lines are items.
 - PDF: each page's extracted text; lines grouped into paragraphs, headings, items, rows and code by their fonts
-  where the document sets headings and code apart, else by their shape, and lines repeated at the top or
-  bottom of most pages (running headers, page numbers) left as layout.
+  where the document sets headings and code apart, else by their shape. Running headers and footers and page
+  numbers (lines in the page's margins, found by position, or repeated at the top or bottom of most pages) are
+  left out of the text, so a paragraph the page break cut reads on as one; a table's rows are lines that end
+  no sentence with a gap between their columns.
 """
 
 from __future__ import annotations
