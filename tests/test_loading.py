@@ -970,3 +970,34 @@ def test_small_capitals_are_known_by_the_fonts_name(font, caps):
     from ragchat.loading import _CAPS_FONT
 
     assert bool(_CAPS_FONT.search(font)) is caps
+
+
+def test_a_pdf_table_is_known_by_the_gap_between_its_columns_and_an_abstract_by_its_wrapped_lines(tmp_path):
+    """Both are lines that end no sentence, set narrower than the page's prose. PDFium's character boxes show
+    the table's gap between columns (the text gives it as one space); the abstract's lines each go on in the
+    next, whose first word would not have fitted."""
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "article.pdf"
+    c = canvas.Canvas(str(path))
+    c.setFont("Times-Roman", 10)
+    abstract = ["zoo is an R package providing an S3 class with methods for",
+                "indexed totally ordered observations, such as discrete and",
+                "irregular time series. Its key design goals are independence",
+                "of a particular index class and consistency with the base",
+                "classes for regular time series, which this paper describes"]
+    prose = "The body of the article is set wider than its abstract and its tables, as journals set them."
+    lines = [(110, t) for t in abstract] + [(72, prose)] * 6
+    for i, (x, text) in enumerate(lines):
+        c.drawString(x, 760 - 14 * i, text)
+    for i, (command, what) in enumerate([("csh", "The C shell (optional)"), ("ed", "The ed editor (optional)"),
+                                         ("tar", "The tar archiving utility (optional)")]):
+        c.drawString(110, 600 - 14 * i, command)
+        c.drawString(200, 600 - 14 * i, what)
+    c.showPage()
+    c.save()
+    doc = load_file(path, "article.pdf")
+    shown = [(b.kind, " ".join(doc.text[b.start:b.end].split())) for b in doc.blocks]
+    assert any(k == "paragraph" and " ".join(abstract) in t for k, t in shown)  # read on into the body's prose
+    assert [t for k, t in shown if k == "row"] == ["csh The C shell (optional)", "ed The ed editor (optional)",
+                                                    "tar The tar archiving utility (optional)"]
