@@ -259,8 +259,9 @@ _SAMPLES = 8  # characters a line's style is read from, spread over it: a bold l
 
 def _line_styles(textpage, raw: str) -> tuple[list[formats.LineStyle | None], list[float | None]]:
     """The style of each line of the page's text (split at its line breaks): its characters' median font size,
-    and whether every sampled character is bold, or monospaced; and its baseline, the median of its sampled
-    characters' origins (None for a line with no character PDFium places)."""
+    whether every sampled character is bold, or monospaced, whether its sampled letters are in small capitals, and
+    whether it has a gap between columns; and its baseline, the median of its sampled characters' origins (None
+    for a line with no character PDFium places)."""
     import ctypes
     import pypdfium2.raw as pdfium_c
 
