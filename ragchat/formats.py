@@ -1035,10 +1035,18 @@ def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]
     for page_text, styles, margins in pages:
         rows = page_text.split("\n")
 
+        def style_of(r: int) -> LineStyle | None:
+            return styles[r] if r < len(styles) else None
+
+        def in_margin(r: int) -> bool:
+            # A margin line set as headings are (bold, small capitals) is one when it holds words: pages that each
+            # open with their heading look alike by position. A bold running header is left to repeated_lines.
+            return r in margins and not (typography is not None and typography.set_apart(style_of(r))
+                                         and not _PAGE_NUMBER.fullmatch(rows[r].strip()))
+
         def layout(r: int) -> bool:
-            style = styles[r] if r < len(styles) else None
-            return not rows[r].strip() or r in margins or (
-                line_key(rows[r]) in repeated and not (typography is not None and typography.larger(style)))
+            return not rows[r].strip() or in_margin(r) or (
+                line_key(rows[r]) in repeated and not (typography is not None and typography.larger(style_of(r))))
 
         lo, hi = 0, len(rows)
         while lo < hi and layout(lo):
@@ -1049,7 +1057,7 @@ def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]
         page_styles = list(styles[lo:hi])
         # A margin line the text gives amid the page's lines (a page number set after the first column) stays
         # in the text, as layout.
-        inner = {r - lo for r in margins if lo <= r < hi}
+        inner = {r - lo for r in margins if lo <= r < hi and in_margin(r)}
         page_blocks = pdf_page_blocks(body, 0, repeated, page_styles, typography, inner)
         first = page_blocks[0] if page_blocks else None
         goes_on = (blocks and first is not None and blocks[-1].kind in ("paragraph", "item")

@@ -148,9 +148,6 @@ def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -
         else:
             text, blocks, title = formats.plain(decoded)
     if not text.strip() or not blocks:
-        if pages:  # pages without text are images: a scan
-            raise DocumentError(f"{source}: its {len(pages):,} page(s) hold no text, only images (a scan?): run OCR "
-                                "on it first (e.g. ocrmypdf), or remove it from the folder")
         raise DocumentError(f"{source}: has no text to index: add content to it or remove it from the folder")
     title = title or next((text[b.start : b.end] for b in blocks if b.kind == "heading"), "") or Path(source).stem
     language = detect(" ".join(text[b.start : b.end] for b in blocks[:200])).code
@@ -362,6 +359,9 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
         raise
     except Exception as e:  # PDFium reports a damaged file as PdfiumError; anything else is as unusable
         raise DocumentError(f"{source}: is not a readable PDF ({_reason(e)}): re-export it or remove it") from None
+    if page_texts and not any(t.strip() for t in page_texts):  # pages without text are images: a scan
+        raise DocumentError(f"{source}: its {len(page_texts):,} page(s) hold no text, only images (a scan?): run "
+                            "OCR on it first (e.g. ocrmypdf), or remove it from the folder")
     repeated = formats.repeated_lines(page_texts)
     typography = formats.Typography.of(list(zip(page_texts, styles)))
     margins = formats.margin_lines(baselines, styles, typography)

@@ -1001,3 +1001,24 @@ def test_a_pdf_table_is_known_by_the_gap_between_its_columns_and_an_abstract_by_
     assert any(k == "paragraph" and " ".join(abstract) in t for k, t in shown)  # read on into the body's prose
     assert [t for k, t in shown if k == "row"] == ["csh The C shell (optional)", "ed The ed editor (optional)",
                                                     "tar The tar archiving utility (optional)"]
+
+
+def test_pages_that_each_open_with_a_bold_heading_keep_it(tmp_path):
+    """Where each page opens with its heading at the same height above a gap (a question per page, a slide's
+    title in the body's size), the heading stands where a running header would: set as headings are, it is kept
+    as text, not left out as a margin line."""
+    from reportlab.pdfgen import canvas
+
+    words = "parser token stream buffer node value error input output reads writes checks stores returns".split()
+    path = tmp_path / "faq.pdf"
+    c = canvas.Canvas(str(path))
+    for page in range(6):
+        c.setFont("Helvetica-Bold", 11)
+        c.drawString(72, 780, f"Question {page + 1}: how does the parser handle the {words[page]}")
+        c.setFont("Helvetica", 10)
+        for i in range(30):
+            c.drawString(72, 750 - 13 * i, " ".join(words[(page + i + k) % len(words)] for k in range(12)))
+        c.showPage()
+    c.save()
+    doc = load_file(path, "faq.pdf")
+    assert all(f"Question {n}: how does the parser handle" in doc.text for n in range(1, 7))
