@@ -769,7 +769,7 @@ _SAME_ROW = 2.0  # points: lines whose baselines differ by less stand in one row
 
 
 def margin_lines(baselines: Sequence[Sequence[float | None]], styles: Sequence[Sequence[LineStyle | None]] = (),
-                 typography: Typography | None = None) -> list[set[int]]:
+                 typography: Typography | None = None, texts: Sequence[str] = ()) -> list[set[int]]:
     """Per page, the lines (indices into text.split("\n")) set in the page's top or bottom margin: running
     headers and footers and page numbers, found by where they stand, whatever their words. A section's own
     running header ("CHAPTER 3. CHOOSING A DEBIAN… 3.1. WHICH DEBIAN DISTRIBUTION…") stands on a few pages
@@ -779,7 +779,9 @@ def margin_lines(baselines: Sequence[Sequence[float | None]], styles: Sequence[S
     nearly all of them set off from the row below (above) by more than one and a half times the document's line
     pitch, no other text on any page stands beyond it, and it is not set larger than the body (a slide's
     title). A page whose text starts at the top of the text block has no such gap, so a document without
-    running headers loses nothing."""
+    running headers loses nothing. Given the pages' `texts`, a line set as headings are (bold, small capitals)
+    that holds words is not in the margin either: pages that each open with their heading look alike by
+    position. A bold running header is left to repeated_lines."""
     rows: list[list[float]] = []  # each page's distinct baselines, highest first
     steps: list[float] = []
     for page in baselines:
@@ -819,6 +821,11 @@ def margin_lines(baselines: Sequence[Sequence[float | None]], styles: Sequence[S
                 if typography is not None and any(k < len(page_styles) and typography.larger(page_styles[k])
                                                   for k in lines):
                     continue
+                if typography is not None and p < len(texts):
+                    page_rows = texts[p].split("\n")
+                    lines = {k for k in lines if not (
+                        k < len(page_styles) and typography.set_apart(page_styles[k])
+                        and not _PAGE_NUMBER.fullmatch(page_rows[k].strip() if k < len(page_rows) else ""))}
                 out[p] |= lines
     return out
 
@@ -900,10 +907,8 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
     rows = [bisect_right(line_starts, a) - 1 for a, _ in lines]  # each line's index in text.split("\n")
     line_styles = [styles[r] if r < len(styles) else None for r in rows]
     style_at = {a: style for (a, _), style in zip(lines, line_styles)}
-    # Running headers and page numbers; a chapter's title set large on its first page is its heading there, though
-    # it is the running header of the chapter's other pages.
-    furniture = [r in margins or (line_key(text[a:b]) in repeated
-                                  and not (typography is not None and typography.larger(style)))
+    # Running headers and page numbers, by position or by repetition.
+    furniture = [r in margins or _repeated(text[a:b], style, repeated, typography)
                  for (a, b), style, r in zip(lines, line_styles, rows)]
 
     for i, (a, b) in enumerate(lines):
@@ -1035,18 +1040,9 @@ def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]
     for page_text, styles, margins in pages:
         rows = page_text.split("\n")
 
-        def style_of(r: int) -> LineStyle | None:
-            return styles[r] if r < len(styles) else None
-
-        def in_margin(r: int) -> bool:
-            # A margin line set as headings are (bold, small capitals) is one when it holds words: pages that each
-            # open with their heading look alike by position. A bold running header is left to repeated_lines.
-            return r in margins and not (typography is not None and typography.set_apart(style_of(r))
-                                         and not _PAGE_NUMBER.fullmatch(rows[r].strip()))
-
         def layout(r: int) -> bool:
-            return not rows[r].strip() or in_margin(r) or (
-                line_key(rows[r]) in repeated and not (typography is not None and typography.larger(style_of(r))))
+            style = styles[r] if r < len(styles) else None
+            return not rows[r].strip() or r in margins or _repeated(rows[r], style, repeated, typography)
 
         lo, hi = 0, len(rows)
         while lo < hi and layout(lo):
@@ -1057,7 +1053,7 @@ def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]
         page_styles = list(styles[lo:hi])
         # A margin line the text gives amid the page's lines (a page number set after the first column) stays
         # in the text, as layout.
-        inner = {r - lo for r in margins if lo <= r < hi and in_margin(r)}
+        inner = {r - lo for r in margins if lo <= r < hi}
         page_blocks = pdf_page_blocks(body, 0, repeated, page_styles, typography, inner)
         first = page_blocks[0] if page_blocks else None
         goes_on = (blocks and first is not None and blocks[-1].kind in ("paragraph", "item")
@@ -1149,6 +1145,12 @@ def line_key(line: str) -> str:
     if re.fullmatch(r"[ivxlcdm]{1,6}", line, re.IGNORECASE):  # a front-matter page number ("iii")
         return "#"
     return re.sub(r"\d+", "#", line)
+
+
+def _repeated(line: str, style: LineStyle | None, repeated: set[str], typography: Typography | None) -> bool:
+    """A line repeated at the edges of most pages (repeated_lines), unless set larger than the body: a chapter's
+    title on its first page is its heading there, though it is the running header of its other pages."""
+    return line_key(line) in repeated and not (typography is not None and typography.larger(style))
 
 
 _PAGE_NUMBER = re.compile(r"\d{1,4}|[ivxlcdm]{1,6}", re.IGNORECASE)

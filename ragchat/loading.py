@@ -364,7 +364,7 @@ def _pdf(data: bytes, source: str, limits: Limits) -> tuple[str, tuple[Block, ..
                             "OCR on it first (e.g. ocrmypdf), or remove it from the folder")
     repeated = formats.repeated_lines(page_texts)
     typography = formats.Typography.of(list(zip(page_texts, styles)))
-    margins = formats.margin_lines(baselines, styles, typography)
+    margins = formats.margin_lines(baselines, styles, typography, page_texts)
     text, blocks, starts = formats.pdf_document(list(zip(page_texts, styles, margins)), repeated, typography)
     pages = [(number, start) for number, start in enumerate(starts, start=1)]
     # The first heading found is often a subtitle ("Release 12.18"): the title is also the running header, left
