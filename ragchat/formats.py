@@ -1018,7 +1018,9 @@ def pdf_page_blocks(text: str, offset: int, repeated: set[str], styles: Sequence
     return _table_headers(_code_in_sentences(blocks, text, offset), text, offset)
 
 
-_ENDS_SENTENCE = re.compile(r"[.!?;:。！？；：…][\"')\]’”»]*\s*$")
+# A page's text that ends a sentence, closing quotes and brackets included. Not _ENDS_SENTENCE, which the plain
+# text and contents rules test single lines with (this name once shadowed it).
+_CLOSES_SENTENCE = re.compile(r"[.!?;:。！？；：…][\"')\]’”»]*\s*$")
 
 
 def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]]], repeated: set[str],
@@ -1058,7 +1060,7 @@ def pdf_document(pages: Sequence[tuple[str, Sequence[LineStyle | None], set[int]
         first = page_blocks[0] if page_blocks else None
         goes_on = (blocks and first is not None and blocks[-1].kind in ("paragraph", "item")
                    and first.kind == "paragraph" and body[first.start : first.start + 1].islower()
-                   and not previous[blocks[-1].end - starts[-1]:].strip() and not _ENDS_SENTENCE.search(previous)
+                   and not previous[blocks[-1].end - starts[-1]:].strip() and not _CLOSES_SENTENCE.search(previous)
                    and (page_styles[0] if page_styles else None) == last_style)
         if parts:
             separator = "\n" if goes_on else "\n\n"  # a blank line ends a sentence

@@ -1022,3 +1022,10 @@ def test_pages_that_each_open_with_a_bold_heading_keep_it(tmp_path):
     c.save()
     doc = load_file(path, "faq.pdf")
     assert all(f"Question {n}: how does the parser handle" in doc.text for n in range(1, 7))
+
+
+def test_a_plain_text_title_ending_in_an_ellipsis_is_still_its_title():
+    """The PDF rule for a page that ends a sentence counts "…" and closing quotes; the plain-text title rule does
+    not, and must not inherit it (the PDF rule's regex once shadowed the plain-text one by name)."""
+    text = "Small Retrievers on Laptops…\nReport of the 2026 workshop\n\nThe workshop met in Tartu. It discussed it.\n"
+    assert formats.plain(text)[2] == "Small Retrievers on Laptops… Report of the 2026 workshop"
