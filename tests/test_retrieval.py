@@ -11,15 +11,26 @@ def _chunk(i: int) -> Chunk:
     return Chunk(id=f"c{i}", source="s.txt", start=i * 10, end=i * 10 + 5, text=f"text {i}")
 
 
-def test_fuse_prefers_dense_and_breaks_ties_with_keywords():
+def test_fuse_weighs_both_sides_on_this_querys_own_scale():
     dense = [(_chunk(1), 0.80), (_chunk(2), 0.79), (_chunk(3), 0.50)]
     keyword = [(_chunk(2), 12.0), (_chunk(4), 6.0)]
     hits = fuse(dense, keyword, k=3)
-    assert [h.chunk.id for h in hits] == ["c2", "c1", "c3"]
+    assert [h.chunk.id for h in hits] == ["c2", "c1", "c4"]  # c3: the lowest cosine and no keyword
     assert [h.rank for h in hits] == [1, 2, 3]
     top = hits[0]
     assert (top.dense_rank, top.keyword_rank, top.keyword_score) == (2, 1, 12.0)
-    assert top.score == pytest.approx(0.79 + KEYWORD_WEIGHT)
+    assert top.score == pytest.approx((0.79 - 0.50) / (0.80 - 0.50) + KEYWORD_WEIGHT)
+
+
+def test_fusion_does_not_depend_on_the_embedders_band_of_cosines():
+    """An embedder whose cosines crowd into a narrow band (e5: 0.80-0.86) fuses as one that spreads them
+    (MiniLM: 0.2-0.8): the same ranks, so KEYWORD_WEIGHT means the same for either."""
+    wide = [(_chunk(i), c) for i, c in enumerate((0.8, 0.7, 0.5, 0.3, 0.2), start=1)]
+    narrow = [(chunk, 0.8 + c / 10) for chunk, c in wide]
+    keyword = [(_chunk(4), 9.0), (_chunk(3), 5.0), (_chunk(6), 4.0)]
+    ranks = [[h.chunk.id for h in fuse(d, keyword, 6)] for d in (wide, narrow)]
+    assert ranks[0] == ranks[1]
+    assert ranks[0][:3] == ["c1", "c3", "c4"]
 
 
 def test_fuse_adds_each_candidates_closest_unit():
