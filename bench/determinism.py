@@ -50,7 +50,7 @@ def main() -> None:
     suite = load_suite(ROOT / "bench" / "corpora" / "suite.json")
     corpus = next(c for c in suite.corpora if c.name == args.corpus)
     questions = [i.question for i in select_split(corpus.items, "dev")][: 4 if args.quick else args.n]
-    s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name, settings.embedder))
+    s = suite.settings_for(settings, corpus)
     embedder = load_embedder(s.embedder, s.torch_threads)
     prompts = Prompts.load(s.prompts_dir)
     path = local_model_path(s)

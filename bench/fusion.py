@@ -40,7 +40,7 @@ def main() -> None:
     for corpus in suite.corpora:
         if names and corpus.name not in names:
             continue
-        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name, settings.embedder))
+        s = suite.settings_for(settings, corpus)
         build_index(s, embedder)
         retriever = open_retriever(s, embedder)
         if not embedder.reads(retriever.store.language.code):

@@ -118,7 +118,7 @@ def quality(embedder, milvus_dir: Path, lines: list[str], split: str = "dev") ->
     worst = 0.0
     for corpus in suite.corpora:
         items = select_split(corpus.items, split)
-        faiss_settings = base.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name))
+        faiss_settings = suite.settings_for(base, corpus)
         print(f"[{corpus.name}] {build_index(faiss_settings, embedder).summary()}", flush=True)
         vectors = {q.question: embedder.encode_query(q.question) for q in items}
         for kind in (EXACT, HNSW):

@@ -60,7 +60,7 @@ def main() -> None:
     asked = 0
     for corpus_name in names:
         corpus = next(c for c in suite.corpora if c.name == corpus_name)
-        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name, settings.embedder))
+        s = suite.settings_for(settings, corpus)
         services = {name: load(s, embedder, generators={"local": g}) for name, g in generators.items()}
         items = select_split(corpus.items, "dev")[: 3 if args.quick else args.n]
         for k, item in enumerate(items):

@@ -43,7 +43,7 @@ def main() -> None:
     for corpus in suite.corpora:
         if args.corpus and corpus.name not in args.corpus:
             continue
-        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name, settings.embedder))
+        s = suite.settings_for(settings, corpus)
         build_index(s, embedder)
         qa = load(s, embedder, build=False)
         store = qa.retriever.store

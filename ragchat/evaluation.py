@@ -311,6 +311,10 @@ class Suite:
             return self.index_root / f"index-{corpus}"
         return self.index_root / re.sub(r"[^\w.+-]+", "-", embedder).strip("-") / f"index-{corpus}"
 
+    def settings_for(self, settings: Settings, corpus: SuiteCorpus) -> Settings:
+        """The settings with the corpus's documents and its own index folder (index_dir) for their embedder."""
+        return settings.replace(seeds_dir=corpus.docs, index_dir=self.index_dir(corpus.name, settings.embedder))
+
 
 def load_suite(path: Path) -> Suite:
     """A suite file: {"root": "../..", "index_root": "bench/out", "corpora": [{"name", "docs",
@@ -394,7 +398,7 @@ def evaluate_suite(
     for corpus in chosen:
         started = time.perf_counter()
         items = select_split(corpus.items, split)
-        s = settings.replace(seeds_dir=corpus.docs, index_dir=suite.index_dir(corpus.name, settings.embedder))
+        s = suite.settings_for(settings, corpus)
         say(f"[{corpus.name}] indexing {corpus.docs} into {s.index_dir} ...")
         report = build_index(s, embedder, progress=progress_factory() if progress_factory else None)
         for source, why in report.skipped:
