@@ -290,10 +290,10 @@ def attribute(text: str, evidence: Sequence[Evidence], language: Language | None
     said = set(language.terms([_fold(text)])[0])
     best, rank = None, (0, False)
     for e in evidence:
-        state = support(text, e.readable(), language)
+        state = support(text, e.readable(outline=False), language)
         if state == NOT_FOUND:
             continue
-        candidate = (len(said.intersection(language.terms([_fold(e.readable())])[0])), state == FOUND)
+        candidate = (len(said.intersection(language.terms([_fold(e.readable(outline=False))])[0])), state == FOUND)
         if candidate > rank:
             best, rank = e, candidate
     return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
@@ -308,7 +308,7 @@ def source_of(text: str, evidence: Sequence[Evidence], question: str, language: 
     its answer), or the answer names what neither unit nor question does ("General Ivanov": made up)."""
     language = language or get_language("en")
     text = without_markers(text)
-    said, *held = language.terms([_fold(text)] + [_fold(e.readable()) for e in evidence])
+    said, *held = language.terms([_fold(text)] + [_fold(e.readable(outline=False)) for e in evidence])
     terms = set(said)
     if not terms or not evidence:
         return None
@@ -316,7 +316,7 @@ def source_of(text: str, evidence: Sequence[Evidence], question: str, language: 
     best, i = shares[0]
     if best < WORDS_SHARED or (len(shares) > 1 and shares[1][0] == best):
         return None
-    unheld_numbers, unheld_words = _unheld(*_facts(text, language), evidence[i].readable(), language)
+    unheld_numbers, unheld_words = _unheld(*_facts(text, language), evidence[i].readable(outline=False), language)
     values, asked = _number_values(question, language), _fold(question)
     if any(_value(n) not in values for n in unheld_numbers) or any(not _holds(asked, w) for w in unheld_words):
         return None
@@ -344,7 +344,8 @@ def verify(text: str, evidence: Sequence[Evidence], language: Language | None = 
             continue
         # A marker taken out leaves "July ." behind; ".deb" or "-S" after a space is the text's own.
         body = re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", body)
-        state = support(body, " ".join(by_n[n].readable() for n in cited), language) if cited else NOT_FOUND
+        held = " ".join(by_n[n].readable(outline=False) for n in cited)
+        state = support(body, held, language) if cited else NOT_FOUND
         if state == NOT_FOUND:
             unverified.append(body)
         else:

@@ -12,6 +12,8 @@ BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code", "content
 
 
 HEADING_SEPARATOR = " › "  # between the parts of a heading path ("Title › Chapter › Section")
+# A heading's leading number ("2.4 Library Notes", "6.2. aptitude", "3 Utilities"), without its final full stop.
+_LEADING_NUMBER = re.compile(r"^((?:[A-Z]|\d{1,3})(?:\.\d{1,3})*)\.?\s+(?=\S)")
 _MARKUP = re.compile(r"<!--.*?-->|<[!/]?[A-Za-z][^>]*>", re.DOTALL)
 
 
@@ -134,12 +136,29 @@ class Evidence:
         parts = self.heading.split(HEADING_SEPARATOR)
         return parts[-1] if len(parts) > 1 else ""
 
-    def readable(self) -> str:
+    def readable(self, outline: bool = True) -> str:
         """The unit as a reader needs it to make sense, on one line: a table row with its header, under the
-        title of its section."""
+        title of its section. `outline` False: without the section's outline number, which orders the document
+        and states nothing ("What is the value of ASN1_MAX_NAME_SIZE?" is not answered "2.4" by a sentence in
+        "2.4 Library Notes"): what an answer's facts are checked against."""
         text = " ".join(self.words().split())
         text = f"{self.header} / {text}" if self.header else text
-        return f"({self.section}) {text}" if self.section else text
+        section = self.section if outline else _without_outline_number(self.heading)
+        return f"({section}) {text}" if section else text
+
+
+def _without_outline_number(heading: str) -> str:
+    """The last section of a heading path without the number that orders it under its parent ("2 ASN.1 structure
+    handling › 2.4 Library Notes" → "Library Notes"). A number its parent's does not begin is kept: it may be
+    what the section is about ("Changelog › 2.4.1", "1999 in review")."""
+    parts = heading.split(HEADING_SEPARATOR)
+    if len(parts) < 2:
+        return ""
+    own = _LEADING_NUMBER.match(parts[-1])
+    parent = _LEADING_NUMBER.match(parts[-2]) if len(parts) > 2 else None
+    if own and parent and own.group(1).startswith(parent.group(1) + "."):
+        return parts[-1][own.end():]
+    return parts[-1]
 
 
 @dataclass(frozen=True)

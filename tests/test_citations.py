@@ -150,6 +150,21 @@ def test_a_unit_is_read_under_the_title_of_its_section():
     assert top.section == "" and top.readable() == "Shoigu visited Pyongyang."
 
 
+def test_the_number_ordering_a_section_is_read_but_states_nothing():
+    """"What is the value of ASN1_MAX_NAME_SIZE?" was answered "2.4" from a sentence in "2.4 Library Notes" and
+    verified. A section's outline number (its parent's number, a dot, its own) is shown, never a fact; a number
+    its parent's does not begin (a changelog's version) is what the section is about."""
+    sentence = "ASN1_MAX_NAME_SIZE is the maximum number of characters allowed for an ASN.1 identifier."
+    unit = Evidence(1, CHUNK, "libtasn1.pdf", 0, len(sentence), sentence, 0.8,
+                    heading="Libtasn1 › 2 ASN.1 structure handling › 2.4 Library Notes")
+    assert render_evidence([unit]) == f"[1] (2.4 Library Notes) {sentence}"
+    assert unit.readable(outline=False) == f"(Library Notes) {sentence}"
+    assert not verify("2.4 [1]", [unit]).verified_sentences
+    assert attribute("2.4", [unit]) == "2.4"  # no unit supports it
+    version = replace(unit, text="Added asn1_get_length_der.", end=26, heading="NEWS › Changelog › 2.4.1 (2023)")
+    assert verify("2.4.1 [1]", [version]).verified_sentences
+
+
 def test_a_month_opening_a_short_answer_must_be_in_the_evidence():
     # "July" from one sentence and "2014" from another do not make a date either sentence supports.
     assert not supported("July 2014", "In February 2014, a delegation traveled to Sochi.")
