@@ -290,10 +290,11 @@ def attribute(text: str, evidence: Sequence[Evidence], language: Language | None
     said = set(language.terms([_fold(text)])[0])
     best, rank = None, (0, False)
     for e in evidence:
-        state = support(text, e.readable(outline=False), language)
+        held = e.readable(outline=False)
+        state = support(text, held, language)
         if state == NOT_FOUND:
             continue
-        candidate = (len(said.intersection(language.terms([_fold(e.readable(outline=False))])[0])), state == FOUND)
+        candidate = (len(said.intersection(language.terms([_fold(held)])[0])), state == FOUND)
         if candidate > rank:
             best, rank = e, candidate
     return f"{in_clause(text.strip(), best)} [{best.n}]" if best else text
