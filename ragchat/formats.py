@@ -86,7 +86,11 @@ _CHROME_NAMES = {
     "cookie", "cookies", "banner", "share", "social", "searchbox", "headerlink", "prev", "next", "topbar",
     "masthead", "copyright", "edit", "feedback", "announcement", "sourcelink", "docnav", "previous", "navlinks",
     "sitenav", "subnav", "crumbs", "backtotop", "permalink", "anchorlink", "editsection",
+    "titlearea",  # Doxygen's masthead: the project's name, brief and version atop every page
 }
+# The line numbers of a code listing (Doxygen's "lineno" before each line, Pygments' "linenos" column): they would
+# read into each line's code ("1/* Copyright"), and a long listing's column is no short box.
+_LINE_NUMBERS = {"lineno", "linenos", "linenodiv"}
 # HTML's link types for moving between the pages of a document (next, previous, up to the parent, contents).
 _PAGE_LINKS = {"next", "prev", "previous", "up", "contents", "toc", "index", "start", "first", "last", "home"}
 # What a permalink shows beside a heading or definition (makeinfo's "copiable-anchor", Sphinx's headerlink).
@@ -167,6 +171,8 @@ def _is_chrome(el) -> bool:
     if tag == "a" and (el.get("href") or "").startswith("#") and _norm(el.text_content()) in _PERMALINK_MARKS:
         return True
     names = {t for t in _NAME_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()) if t}
+    if names & _LINE_NUMBERS:
+        return True
     density, links, size = _link_density(el) if tag not in ("a", "span", "code") else (0.0, 0, 0)
     if "sidebar" in names and not _has_heading(el):
         # Site themes name their menus "sidebar", DocBook its TIP and NOTE boxes: only a linky one is chrome.

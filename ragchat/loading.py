@@ -125,8 +125,9 @@ def _mb(n: int) -> str:
 # table's rows); links between pages (rel="next", "prev", "up") and permalink marks ("¶") are chrome. 12: a PDF
 # page's top and bottom rows set off in its margins (running headers, page numbers) are left out of its text, a
 # paragraph goes on across a page break, a font's name says its weight, TeX's ligature codes are letters, lines
-# wrapped at a width are prose and a table's rows have a gap between columns.
-READER_VERSION = 12
+# wrapped at a width are prose and a table's rows have a gap between columns. 13: Doxygen's masthead and the line
+# numbers of code listings are chrome.
+READER_VERSION = 13
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

@@ -133,6 +133,24 @@ def test_html_links_between_pages_and_permalinks_are_chrome():
     ]
 
 
+def test_html_mastheads_and_line_numbers_of_generated_docs_are_chrome():
+    # Doxygen: the project's masthead atop every page, and a source listing whose lines each begin with a number;
+    # Pygments (Sphinx): a listing's line numbers as a column of their own, longer than any short box.
+    masthead = ("<div id='top'><div id='titlearea'><table><tr><td><div id='projectbrief'>Opus audio codec: API "
+                "manual</div></td><td><span id='projectnumber'>1.3.1</span></td></tr></table></div></div>")
+    lines = "".join(f"<div class='line'><a name='l{n:05}'></a><span class='lineno'>{n}</span>"
+                    f"<span class='comment'>/* line {n} of opus.h */</span></div>" for n in range(1, 3))
+    column = "\n".join(str(n) for n in range(1, 200))
+    page = (f"<body>{masthead}<div class='header'><div class='headertitle'><div class='title'>opus.h</div></div>"
+            f"</div><div class='contents'><p>Go to the documentation of this file.</p><div class='fragment'>{lines}"
+            f"</div><table class='highlighttable'><tr><td class='linenos'><div class='linenodiv'><pre>{column}</pre>"
+            "</div></td><td class='code'><pre>int opus_encode(void);</pre></td></tr></table></div></body>")
+    text, blocks, _ = formats.html(page)
+    assert "Opus audio codec" not in text and "1.3.1" not in text
+    assert "/* line 1 of opus.h */" in text and "1/*" not in text and "199" not in text
+    assert ("code", "int opus_encode(void);") in _blocks(text, blocks)
+
+
 def test_html_definition_terms_head_what_they_define():
     # An option list (DocBook's variablelist) and a function's arguments (makeinfo), one inside the other's
     # definition: each term heads the blocks of its own definition, never the text after the list, and stays a
