@@ -88,9 +88,10 @@ _CHROME_NAMES = {
     "sitenav", "subnav", "crumbs", "backtotop", "permalink", "anchorlink", "editsection",
     "titlearea",  # Doxygen's masthead: the project's name, brief and version atop every page
 }
-# The line numbers of a code listing (Doxygen's "lineno" before each line, Pygments' "linenos" column): they would
-# read into each line's code ("1/* Copyright"), and a long listing's column is no short box.
-_LINE_NUMBERS = {"lineno", "linenos", "linenodiv"}
+# Never the page's text, however long: the line numbers of a code listing (Doxygen's "lineno" before each line,
+# Pygments' "linenos" column), which would read into each line's code ("1/* Copyright"); Doxygen's tooltips
+# ("ttc"), hidden until a name in a listing is hovered, each a copy of documentation the page or another gives.
+_NOT_TEXT = {"lineno", "linenos", "linenodiv", "ttc"}
 # HTML's link types for moving between the pages of a document (next, previous, up to the parent, contents).
 _PAGE_LINKS = {"next", "prev", "previous", "up", "contents", "toc", "index", "start", "first", "last", "home"}
 # What a permalink shows beside a heading or definition (makeinfo's "copiable-anchor", Sphinx's headerlink).
@@ -171,7 +172,7 @@ def _is_chrome(el) -> bool:
     if tag == "a" and (el.get("href") or "").startswith("#") and _norm(el.text_content()) in _PERMALINK_MARKS:
         return True
     names = {t for t in _NAME_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()) if t}
-    if names & _LINE_NUMBERS:
+    if names & _NOT_TEXT:
         return True
     density, links, size = _link_density(el) if tag not in ("a", "span", "code") else (0.0, 0, 0)
     if "sidebar" in names and not _has_heading(el):

@@ -126,8 +126,8 @@ def _mb(n: int) -> str:
 # page's top and bottom rows set off in its margins (running headers, page numbers) are left out of its text, a
 # paragraph goes on across a page break, a font's name says its weight, TeX's ligature codes are letters, lines
 # wrapped at a width are prose and a table's rows have a gap between columns. 13: Doxygen's masthead and the line
-# numbers of code listings are chrome.
-READER_VERSION = 13
+# numbers of code listings are chrome. 14: so are Doxygen's tooltips (hidden copies of documentation).
+READER_VERSION = 14
 
 
 def parse(data: bytes, source: str, suffix: str, limits: Limits | None = None) -> Document:

@@ -133,13 +133,17 @@ def test_html_links_between_pages_and_permalinks_are_chrome():
     ]
 
 
-def test_html_mastheads_and_line_numbers_of_generated_docs_are_chrome():
-    # Doxygen: the project's masthead atop every page, and a source listing whose lines each begin with a number;
-    # Pygments (Sphinx): a listing's line numbers as a column of their own, longer than any short box.
+def test_html_mastheads_line_numbers_and_tooltips_of_generated_docs_are_not_text():
+    # Doxygen: the project's masthead atop every page, and a source listing whose lines each begin with a number
+    # and whose names have hidden tooltips; Pygments (Sphinx): a listing's line numbers as a column of their own,
+    # longer than any short box.
     masthead = ("<div id='top'><div id='titlearea'><table><tr><td><div id='projectbrief'>Opus audio codec: API "
                 "manual</div></td><td><span id='projectnumber'>1.3.1</span></td></tr></table></div></div>")
     lines = "".join(f"<div class='line'><a name='l{n:05}'></a><span class='lineno'>{n}</span>"
                     f"<span class='comment'>/* line {n} of opus.h */</span></div>" for n in range(1, 3))
+    # A tooltip for a name in the listing, hidden until hovered: a copy of that name's documentation.
+    lines += ("<div class='ttc' id='aopus_encode'><div class='ttname'>opus_encode</div><div class='ttdoc'>"
+              + "Encodes an Opus frame from the samples given. " * 12 + "</div></div>")
     column = "\n".join(str(n) for n in range(1, 200))
     page = (f"<body>{masthead}<div class='header'><div class='headertitle'><div class='title'>opus.h</div></div>"
             f"</div><div class='contents'><p>Go to the documentation of this file.</p><div class='fragment'>{lines}"
@@ -148,6 +152,7 @@ def test_html_mastheads_and_line_numbers_of_generated_docs_are_chrome():
     text, blocks, _ = formats.html(page)
     assert "Opus audio codec" not in text and "1.3.1" not in text
     assert "/* line 1 of opus.h */" in text and "1/*" not in text and "199" not in text
+    assert "Encodes an Opus frame" not in text
     assert ("code", "int opus_encode(void);") in _blocks(text, blocks)
 
 
