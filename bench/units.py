@@ -64,7 +64,8 @@ def main() -> None:
             continue
         s = suite.settings_for(settings, corpus)
         if resized:
-            s = s.replace(chunk_tokens=args.chunk_tokens, chunk_overlap=min(s.chunk_overlap, args.chunk_tokens // 2 - 1),
+            s = s.replace(chunk_tokens=args.chunk_tokens,
+                          chunk_overlap=min(s.chunk_overlap, args.chunk_tokens // 2 - 1),
                           index_dir=suite.index_root / f"chunks-{args.chunk_tokens}" / s.index_dir.name)
         build_index(s, embedder)
         qa = load(s, embedder, build=False)

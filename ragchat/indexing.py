@@ -19,8 +19,8 @@ from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexM
 from .language import get as get_language
 from .loading import READER_VERSION, Limits, discover, file_sha256, load_file, source_name
 from .settings import Settings
-from .store import (Calibration, IndexConfig, SaveCounts, Store, choose_kind, index_manifest, new_store, open_store,
-                    remove_orphans, sentence_key, unit_texts, write_lock)
+from .store import (HEADING_WEIGHT, Calibration, IndexConfig, SaveCounts, Store, choose_kind, index_manifest,
+                    new_store, open_store, remove_orphans, sentence_key, unit_texts, write_lock)
 from .tokens import get_encoding
 from .types import Chunk, Document
 
@@ -225,11 +225,6 @@ def _sentence_vectors(
     encoded = embedder.encode_documents([texts[k] for k in todo], settings.embed_batch_size, progress=report)
     vectors.update(zip(todo, encoded))
     return vectors, len(todo)
-
-
-# How much a chunk's heading path ("Handbook › 6.2. apt-get › Installing") counts in its vector, against
-# 1 for the mean of its sentences. Chosen on the dev suite (docs/BENCHMARKS.md, "Heading context").
-HEADING_WEIGHT = 0.3
 
 
 def chunk_vectors(chunks: list[Chunk], sentence_vectors: dict[str, np.ndarray], dim: int) -> np.ndarray:

@@ -79,6 +79,13 @@ class Calibration:
 FLOOR_HEADROOM = 0.1
 
 
+# How much a heading path ("Handbook › 6.2. apt-get › Installing") counts beside what stands under it, against 1:
+# in a chunk's vector (the mean of its units'; chosen on the dev suite, docs/BENCHMARKS.md, "Heading-path weight in
+# chunk vectors"), and in each unit's when evidence scores it ("It returns FFI_OK." says what returns it only under
+# its section's title; the same 0.3, docs/BENCHMARKS.md, "A unit's vector under its section's title").
+HEADING_WEIGHT = 0.3
+
+
 def sentence_key(text: str) -> str:
     """Sentence vectors are keyed by content: the same sentence anywhere shares one vector."""
     return hashlib.sha1(text.encode()).hexdigest()[:20]

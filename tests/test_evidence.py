@@ -185,6 +185,28 @@ def test_a_definition_knows_where_its_term_stands(tmp_path, embedder, store_back
     assert all(c.header_quote == "" for c in ranked if c.text.startswith("--"))  # a term heads nothing above it
 
 
+SECTIONS = (
+    "# libtide manual\n\n## Compressing a file\n\n"
+    "Pass the level you want, from 1 to 9. It returns the count as an integer.\n\n"
+    "## Encrypting a file\n\n"
+    "Pass the key you were given, as bytes. It returns the result as a string.\n"
+)
+
+
+def test_a_unit_is_scored_under_its_sections_title(tmp_path, embedder, store_backend):
+    # No sentence says what it is about; only its section's title does.
+    from ragchat import Settings, build_index, open_retriever
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "manual.md").write_text(SECTIONS, encoding="utf-8")
+    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
+    build_index(settings, embedder)
+    retriever = open_retriever(settings, embedder)
+    for verb, section in (("compress", "Compressing a file"), ("encrypt", "Encrypting a file")):
+        best = _ranked(retriever, f"What do I get back when I {verb} a file?")[0]
+        assert best.hit.chunk.heading.endswith(section), (verb, best.text)
+
+
 def test_calibration_probes_are_not_questions_of_the_dev_suite():
     """The floor is measured with the probes; scoring it on the same questions would fit it to them."""
     import json
