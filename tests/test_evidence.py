@@ -49,6 +49,17 @@ def _gathered(retriever, question: str) -> evidence.Gathered:
     return evidence.gather(question, vector, hits, retriever.store)
 
 
+def _library(tmp_path, embedder, store_backend, name: str, text: str):
+    """A retriever over a library of one document."""
+    from ragchat import Settings, build_index, open_retriever
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / name).write_text(text, encoding="utf-8")
+    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
+    build_index(settings, embedder)
+    return open_retriever(settings, embedder)
+
+
 def test_rare_terms_weigh_more_than_common_ones():
     from ragchat.language import get
 
@@ -78,15 +89,9 @@ def test_a_number_named_may_stand_in_the_units_paragraph_before_its_chunk(chroni
 def test_a_number_named_may_be_the_documents_version_in_its_file_name(tmp_path, embedder, store_backend):
     """"In CC0 1.0, what is …?" names the version only the file name (CC0-1.0.txt) holds; a version the
     collection does not have is still not there."""
-    from ragchat import Settings, build_index, open_retriever
-
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "charter-1.2.txt").write_text(
-        "River Charter\n\nThe person who signs the charter for a town is called the Warden of the Bridge.\n\n"
-        + FILLER * 2, encoding="utf-8")
-    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
-    build_index(settings, embedder)
-    retriever = open_retriever(settings, embedder)
+    retriever = _library(tmp_path, embedder, store_backend, "charter-1.2.txt",
+                         "River Charter\n\nThe person who signs the charter for a town is called the Warden of the "
+                         "Bridge.\n\n" + FILLER * 2)
     assert _gathered(retriever, "In the River Charter 1.2, what is the person who signs it called?").answerable
     other = _gathered(retriever, "In the River Charter 3.4, what is the person who signs it called?")
     assert not other.answerable and "numbers" in other.reason
@@ -165,13 +170,7 @@ OPTIONS = (
 
 
 def test_a_definition_knows_where_its_term_stands(tmp_path, embedder, store_backend):
-    from ragchat import Settings, build_index, open_retriever
-
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "options.html").write_text(OPTIONS, encoding="utf-8")
-    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
-    build_index(settings, embedder)
-    retriever = open_retriever(settings, embedder)
+    retriever = _library(tmp_path, embedder, store_backend, "options.html", OPTIONS)
     text = retriever.store.documents["options.html"].text
     ranked = _ranked(retriever, "What is shown when leak checking is set to full?")
     terms = {}
@@ -195,13 +194,7 @@ SECTIONS = (
 
 def test_a_unit_is_scored_under_its_sections_title(tmp_path, embedder, store_backend):
     # No sentence says what it is about; only its section's title does.
-    from ragchat import Settings, build_index, open_retriever
-
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "manual.md").write_text(SECTIONS, encoding="utf-8")
-    settings = Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", store=store_backend)
-    build_index(settings, embedder)
-    retriever = open_retriever(settings, embedder)
+    retriever = _library(tmp_path, embedder, store_backend, "manual.md", SECTIONS)
     for verb, section in (("compress", "Compressing a file"), ("encrypt", "Encrypting a file")):
         best = _ranked(retriever, f"What do I get back when I {verb} a file?")[0]
         assert best.hit.chunk.heading.endswith(section), (verb, best.text)
