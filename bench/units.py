@@ -117,8 +117,8 @@ def reuse_vectors(embedder: Embedder, suite: Suite, settings: Settings) -> None:
         known: dict[str, np.ndarray] = {}
         for store in stores:
             known.update(store.known_sentence_vectors(k for k in keys if k not in known))
-        todo = [t for t, k in zip(texts, keys) if k not in known]
-        known.update(zip((sentence_key(t) for t in todo), encode(todo, batch_size)))
+        missing = {k: t for t, k in zip(texts, keys) if k not in known}
+        known.update(zip(missing, encode(list(missing.values()), batch_size)))
         return np.stack([known[k] for k in keys]) if texts else encode([], batch_size)
 
     embedder.encode_documents = encode_documents
