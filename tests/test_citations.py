@@ -276,3 +276,15 @@ def test_the_unit_unchecked_words_come_from_is_the_one_holding_most_of_them():
     twin = replace(regime, n=3, start=100, end=190)
     assert source_of(said, [regime, twin], question) is None
     assert source_of("", [regime], question) is None and source_of(said, [], question) is None
+
+
+def test_german_number_words_and_negations_are_checked_as_in_english():
+    from ragchat.citations import FOUND, NOT_FOUND, support
+    from ragchat.language import get
+
+    de = get("de")
+    span = "Eine Zeitspanne, die kürzer als zehn Tage ist, wird als unangemessen angesehen."
+    assert support("10 Tage", span, de) == FOUND
+    assert support("12 Tage", span, de) == NOT_FOUND
+    key = "Der Schlüssel muss nicht länger als 4096 Bit sein."
+    assert support("Der Schlüssel muss länger als 4096 Bit sein.", key, de) == NOT_FOUND

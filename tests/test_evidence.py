@@ -256,3 +256,27 @@ def test_a_question_that_asks_whether_is_told_by_its_head_in_each_language():
     assert zh.asks_whether("mkpasswd 命令是 whois 软件包提供的吗？") and zh.asks_whether("是否需要重启？")
     assert not zh.asks_whether("NSS 的全称是什么？")
     assert not get("fr").asks_whether("Est-ce que ça marche ?")  # no resource for it: the general path
+    de = get("de")  # a German yes/no question opens with its verb
+    assert de.asks_whether("Muss ich dafür sorgen, dass mein postinst-Skript idempotent ist?")
+    assert de.asks_whether("Als Betreuer, darf ich ein Tag „mein_team“ nennen?")
+    assert not de.asks_whether("Welches Programm prüft die Protokolle?")
+    assert not de.asks_whether("Wie kann ich ein Paket hochladen?")
+
+
+def test_german_questions_ask_for_times_numbers_and_several_things_by_their_own_words():
+    # "wann" asks for a time, "wenn" sets a scene; "wie viele" and "wie lange" ask for a number.
+    from ragchat.language import get
+
+    de = get("de")
+    assert de.question_kind("In welchem Jahr wurde das Debian-Projekt gegründet?") == "time"
+    assert de.question_kind("Wann wird das Verzeichnis gelesen?") == "time"
+    assert de.question_kind("Wenn ich hochlade, welches Verzeichnis nehme ich?") is None
+    assert de.question_kind("Wie viele Mitglieder hat der Ausschuss?") == "number"
+    assert de.question_kind("Wie kann ich herausfinden, wie viele Fehler offen sind?") is None
+    assert de.question_kind("Muss ich die Anzahl der Fehler angeben?") is None
+    assert de.has_kind("Es dauert zehn Tage.", "number") and not de.has_kind("Es dauert lange.", "number")
+    assert de.has_kind("im Juli 2014", "time") and not de.has_kind("seit 2014", "time")
+    assert de.question_parts("Wann wird das Paket verarbeitet, und wer prüft es danach?") == [
+        "Wann wird das Paket verarbeitet", "wer prüft es danach?"]
+    assert de.question_parts("Welche Pakete sind betroffen und gelten als kritisch?") == [
+        "Welche Pakete sind betroffen und gelten als kritisch?"]

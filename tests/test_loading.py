@@ -231,6 +231,16 @@ def test_chinese_text_is_detected(tmp_path):
     assert load_file(tmp_path / "zh.txt", "zh.txt").language == "zh"
 
 
+def test_european_languages_are_told_apart_by_their_stop_words():
+    from ragchat.language import detect
+
+    german = ("Als Paketbetreuer sollten Sie qualitativ hochwertige Pakete bereitstellen, die gut in das System "
+              "integriert sind und die den Debian-Richtlinien entsprechen. Das ist nicht immer einfach.")
+    french = "Le paquet est installé dans le système et il est mis à jour par le gestionnaire de paquets."
+    assert detect(german).code == "de" and detect(french).code == "fr"
+    assert detect("The package is installed by the package manager and kept up to date.").code == "en"
+
+
 def test_symlinks_are_not_followed(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("do not index me", encoding="utf-8")
