@@ -528,17 +528,33 @@ def test_screenshots_dark_and_narrow(browser, server):
         context.close()
 
 
+def _stored(page) -> str | None:
+    return page.evaluate("localStorage.getItem('ragchat-conversation')")
+
+
+def _stored_since(page, before: str | None) -> None:
+    """Wait until the browser has stored the conversation anew. It stores it from the same update that draws the
+    answer, but not necessarily before drawing it: a reload in between would lose it (a reader's comes later)."""
+    page.wait_for_function("([before]) => localStorage.getItem('ragchat-conversation') !== before", arg=[before])
+
+
 def test_the_conversation_survives_a_reload(page, qa):
     expected = qa.ask(SHOIGU).citations[0]
+    before = _stored(page)
     ask(page, SHOIGU)
+    _stored_since(page, before)
     page.reload()
     answer = page.locator("#rc-chat .rc-answer").first
     expect(answer).to_contain_text("end of July")
     answer.locator("a.rc-ref").first.click()  # its references still open their spans
     expect(page.locator("#rc-document mark.rc-active")).to_have_text(expected.quote)
+    before = _stored(page)
     follow = ask(page, "Who greeted him at the airport?")  # and the conversation goes on from it
     expect(follow).to_contain_text("Kang Sun-nam")
+    _stored_since(page, before)
+    before = _stored(page)
     page.locator('#rc-chat button[aria-label="Clear"]').click()
+    _stored_since(page, before)
     page.reload()
     expect(page.locator("#rc-chat .rc-answer")).to_have_count(0)
 
