@@ -200,6 +200,7 @@ _ZH_PROBES = (
     "印刷术是什么时候发明的？", "求职信怎么写？", "欧元兑日元的汇率是多少？", "去海边度假应该带些什么？",
 )
 
+
 @lru_cache(maxsize=None)
 def get(code: str) -> Language:
     """The Language for an ISO 639-1 code; unknown codes get a neutral language (no stemming, no stop words)."""
@@ -255,46 +256,10 @@ def get(code: str) -> Language:
             whether_question=re.compile(r"[吗嗎][？?]?\s*$|是否|是不是|有没有|能不能|可不可以|会不会")
             if code == "zh" else None,
         )
-    if code == "de":
-        return Language(
-            "de",
-            stemmer="german",
-            stop_words=_stop_words("STOPWORDS_GERMAN"),
-            number_words=_DE_NUMBERS,
-            months=_DE_MONTHS,
-            negations=frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals",
-                                 "ohne", "nichts", "weder"}),
-            bounds=frozenset({"seit", "bis"}),
-            # "…, und wann …" is a second question; so is "…, und ist es …?" behind a comma.
-            part_break=re.compile(
-                r",?\s+(?:und|sowie)\s+(?=(?:was|wann|wer|wen|wem|wessen|wo|woher|wohin|welche[rsmn]?|warum"
-                r"|weshalb|wieso|wie)\b)|,\s+und\s+(?=(?:ist|sind|war|wurde|wird|kann|muss|darf|gibt)\b)",
-                re.IGNORECASE),
-            # German asks for a time with "wann" and sets a scene with "wenn", so no verb test is needed.
-            time_question=re.compile(
-                r"^\s*(?:seit |bis )?wann\b|\b(?:seit wann|bis wann|in welchem jahr|welches jahr|in welchem monat"
-                r"|an welchem (?:tag|datum))\b", re.IGNORECASE),
-            # "Wie kann ich …?" asks for a way and "Muss ich …?" whether, whatever follows.
-            open_question=re.compile(
-                rf"^\s*(?:wie (?:kann|könnte|können|muss|müssen|soll|sollte|sollen|darf|dürfen|mache|macht|machen)\b"
-                rf"|{_DE_VERB_FIRST}\b)", re.IGNORECASE),
-            # A German yes/no question opens with its verb ("Muss ich …?", "Gibt es …?"), perhaps after a
-            # phrase that sets the scene ("Als Betreuer, darf ich …?").
-            whether_question=re.compile(rf"^\s*(?:[^,?]*,\s*)?{_DE_VERB_FIRST}\b", re.IGNORECASE),
-            number_question=re.compile(
-                r"\bwie (?:viele?|viel|lange|groß|gross|hoch|weit|alt|oft|tief|schwer|breit)\b"
-                r"|\b(?:anzahl|prozentsatz|kostet|preis)\b", re.IGNORECASE),
-            temporal=re.compile(
-                r"\b(?:1[5-9]\d\d|20\d\d)(?:er)?\b|\b(?-i:" + "|".join(_DE_MONTHS) + r")\b"
-                r"|\b\d{1,2}\. jahrhundert\b|\bjahrzehnt\w*|\b(?:gestern|heute)\b", re.IGNORECASE),
-            numeric=re.compile(
-                r"\d|\b(?:eins|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|vierzig"
-                r"|fünfzig|hundert\w*|tausend\w*|million\w*|milliarde\w*|dutzend\w*|hälfte|halbe[nrs]?|doppelt\w*)\b",
-                re.IGNORECASE),
-        )
     if code in _EUROPEAN:
         stemmer, stops, negations = _EUROPEAN[code]
-        return Language(code, stemmer=stemmer, stop_words=_stop_words(stops), negations=frozenset(negations))
+        forms = _FORMS[code]() if code in _FORMS else {}
+        return Language(code, stemmer=stemmer, stop_words=_stop_words(stops), negations=frozenset(negations), **forms)
     return Language(code)
 
 
@@ -319,6 +284,8 @@ _DE_VERB_FIRST = (
 
 
 _EUROPEAN = {
+    "de": ("german", "STOPWORDS_GERMAN", ("nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie",
+                                          "niemals", "ohne", "nichts", "weder")),
     "fr": ("french", "STOPWORDS_FRENCH", ("ne", "pas", "jamais", "aucun", "aucune", "sans", "ni")),
     "es": ("spanish", "STOPWORDS_SPANISH", ("no", "nunca", "jamás", "ningún", "ninguna", "sin", "ni")),
     "it": ("italian", "STOPWORDS_ITALIAN", ("non", "mai", "nessun", "nessuna", "senza", "né")),
@@ -326,6 +293,46 @@ _EUROPEAN = {
     "nl": ("dutch", "STOPWORDS_DUTCH", ("niet", "geen", "nooit", "zonder")),
     "ru": ("russian", "STOPWORDS_RUSSIAN", ("не", "нет", "никогда", "без", "ни")),
 }
+
+
+def _german_forms() -> dict:
+    """What German questions ask for and how German says numbers and times (its stemmer, stop words and
+    negations are in _EUROPEAN)."""
+    return dict(
+        number_words=_DE_NUMBERS,
+        months=_DE_MONTHS,
+        bounds=frozenset({"seit", "bis"}),
+        # "…, und wann …" is a second question; so is "…, und ist es …?" behind a comma.
+        part_break=re.compile(
+            r",?\s+(?:und|sowie)\s+(?=(?:was|wann|wer|wen|wem|wessen|wo|woher|wohin|welche[rsmn]?|warum"
+            r"|weshalb|wieso|wie)\b)|,\s+und\s+(?=(?:ist|sind|war|wurde|wird|kann|muss|darf|gibt)\b)",
+            re.IGNORECASE),
+        # German asks for a time with "wann" and sets a scene with "wenn", so no verb test is needed.
+        time_question=re.compile(
+            r"^\s*(?:seit |bis )?wann\b|\b(?:seit wann|bis wann|in welchem jahr|welches jahr|in welchem monat"
+            r"|an welchem (?:tag|datum))\b", re.IGNORECASE),
+        # "Wie kann ich …?" asks for a way and "Muss ich …?" whether, whatever follows.
+        open_question=re.compile(
+            rf"^\s*(?:wie (?:kann|könnte|können|muss|müssen|soll|sollte|sollen|darf|dürfen|mache|macht|machen)\b"
+            rf"|{_DE_VERB_FIRST}\b)", re.IGNORECASE),
+        # A German yes/no question opens with its verb ("Muss ich …?", "Gibt es …?"), perhaps after a
+        # phrase that sets the scene ("Als Betreuer, darf ich …?").
+        whether_question=re.compile(rf"^\s*(?:[^,?]*,\s*)?{_DE_VERB_FIRST}\b", re.IGNORECASE),
+        number_question=re.compile(
+            r"\bwie (?:viele?|viel|lange|groß|gross|hoch|weit|alt|oft|tief|schwer|breit)\b"
+            r"|\b(?:anzahl|prozentsatz|kostet|preis)\b", re.IGNORECASE),
+        temporal=re.compile(
+            r"\b(?:1[5-9]\d\d|20\d\d)(?:er)?\b|\b(?-i:" + "|".join(_DE_MONTHS) + r")\b"
+            r"|\b\d{1,2}\. jahrhundert\b|\bjahrzehnt\w*|\b(?:gestern|heute)\b", re.IGNORECASE),
+        numeric=re.compile(
+            r"\d|\b(?:eins|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|vierzig"
+            r"|fünfzig|hundert\w*|tausend\w*|million\w*|milliarde\w*|dutzend\w*|hälfte|halbe[nrs]?|doppelt\w*)\b",
+            re.IGNORECASE),
+    )
+
+
+# The question forms of the European languages that have them (the others take the general path).
+_FORMS = {"de": _german_forms}
 
 
 def detect(text: str, sample: int = 20_000) -> Language:
@@ -343,7 +350,7 @@ def detect(text: str, sample: int = 20_000) -> Language:
     if not words:
         return get("en")
     best, best_share = "en", 0.0
-    for code in ("en", "de", *_EUROPEAN):
+    for code in ("en", *_EUROPEAN):
         stops = get(code).stop_words
         share = sum(w in stops for w in words) / len(words)
         if share > best_share:
